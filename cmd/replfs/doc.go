@@ -1,0 +1,9 @@
+// Replfs replicates Plan 9 venti arenas and fossil root scores. See
+// replfs(4), docs/replfs.4, for the whole manual.
+//
+// Usage:
+//
+//	replfs venti read [-h addr] [-t type] score
+//	replfs venti write [-h addr] [-t type] [-z] < data
+//	replfs venti sync [-h addr]
+package main

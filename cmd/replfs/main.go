@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// env is what a command may read of its environment; tests supply their
+// own.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("replfs: ")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	os.Exit(run(ctx, e, os.Args[1:]))
+}
+
+const usageText = `usage: replfs venti read [-h addr] [-t type] score
+       replfs venti write [-h addr] [-t type] [-z] < data
+       replfs venti sync [-h addr]
+`
+
+// run runs the command line args and returns the exit status.
+func run(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		fmt.Fprint(e.stderr, usageText)
+		if len(args) == 0 {
+			return 1
+		}
+		return 0
+	}
+	switch args[0] {
+	case "venti":
+		return runVenti(ctx, e, args[1:])
+	}
+	fmt.Fprintf(e.stderr, "replfs: unknown command %q\n", args[0])
+	fmt.Fprint(e.stderr, usageText)
+	return 1
+}
+
+// fail prints "replfs cmd: err" and returns exit status 1.
+func fail(e *env, cmd string, err error) int {
+	fmt.Fprintf(e.stderr, "replfs %s: %v\n", cmd, err)
+	return 1
+}

@@ -1,0 +1,3 @@
+module replfs
+
+go 1.26
