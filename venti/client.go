@@ -68,6 +68,7 @@ type Conn struct {
 	nc      io.ReadWriteCloser
 	br      *bufio.Reader
 	trace   *tracer
+	fr      framer
 	sem     chan struct{} // a token per tag in use
 	out     chan []byte   // frames for the writer
 	closing chan struct{} // closed by Close: writer sends Tgoodbye and stops
@@ -190,7 +191,7 @@ func (c *Conn) rpc(ctx context.Context, tx *Fcall) (*Fcall, error) {
 	c.mu.Unlock()
 
 	tx.Tag = tag
-	frame, err := appendFrame(nil, c.version, tx)
+	frame, err := appendFrame(c.fr.get(len(tx.Data)+64), c.version, tx)
 	if err != nil {
 		c.unwait(tag, r)
 		return nil, err
@@ -319,18 +320,10 @@ func (c *Conn) reader() {
 // requests share system calls.
 func (c *Conn) writer() {
 	defer close(c.writerDone)
-	bw := bufio.NewWriterSize(c.nc, 64<<10)
 	for {
 		select {
 		case b := <-c.out:
-			if _, err := bw.Write(b); err != nil {
-				c.fail(fmt.Errorf("venti %s: %w", c.addr, err))
-				return
-			}
-			if len(c.out) > 0 {
-				continue
-			}
-			if err := bw.Flush(); err != nil {
+			if err := c.fr.writeBatch(c.nc, b, c.out); err != nil {
 				c.fail(fmt.Errorf("venti %s: %w", c.addr, err))
 				return
 			}
@@ -338,8 +331,7 @@ func (c *Conn) writer() {
 			bye := &Fcall{Type: Tgoodbye}
 			c.trace.out(bye)
 			if frame, err := appendFrame(nil, c.version, bye); err == nil {
-				bw.Write(frame)
-				bw.Flush()
+				c.nc.Write(frame)
 			}
 			return
 		case <-c.deadc:

@@ -189,10 +189,11 @@ func (f *Fcall) unmarshal(b []byte) error {
 		dt := d.u8()
 		f.BlockType = FromDiskType(dt)
 		d.u8() // pad
-		switch len(d.b) {
-		case 2:
+		switch {
+		case d.err:
+		case len(d.b) == 2:
 			f.Count = uint32(binary.BigEndian.Uint16(d.bytes(2)))
-		case 4:
+		case len(d.b) == 4:
 			f.Count = binary.BigEndian.Uint32(d.bytes(4))
 		default:
 			d.err = true

@@ -124,6 +124,7 @@ type sconn struct {
 	version string
 	trace   *tracer
 
+	fr         framer
 	out        chan []byte    // reply frames; closed after the handlers end
 	sem        chan struct{}  // bounds the handlers running at once
 	wg         sync.WaitGroup // running handlers
@@ -166,7 +167,7 @@ func (c *sconn) hello() error {
 // reply sends f, directly during the handshake, else through the writer.
 func (c *sconn) reply(f *Fcall, direct bool) error {
 	c.trace.out(f)
-	frame, err := appendFrame(nil, c.version, f)
+	frame, err := appendFrame(c.fr.get(len(f.Data)+64), c.version, f)
 	if err != nil {
 		// Only an over-long Rerror can fail: say something shorter.
 		frame, _ = appendFrame(nil, c.version, &Fcall{Type: Rerror, Tag: f.Tag, Error: "reply too large"})
@@ -251,25 +252,14 @@ func (c *sconn) serve(ctx context.Context) error {
 // error it keeps draining so handlers never block.
 func (c *sconn) writer() {
 	defer close(c.writerDone)
-	bw := bufio.NewWriterSize(c.rwc, 64<<10)
 	for frame := range c.out {
 		if c.writeErr != nil {
 			continue
 		}
-		if _, err := bw.Write(frame); err != nil {
+		if err := c.fr.writeBatch(c.rwc, frame, c.out); err != nil {
 			c.writeErr = err
 			c.rwc.Close()
-			continue
 		}
-		if len(c.out) == 0 {
-			if err := bw.Flush(); err != nil {
-				c.writeErr = err
-				c.rwc.Close()
-			}
-		}
-	}
-	if c.writeErr == nil {
-		c.writeErr = bw.Flush()
 	}
 }
 

@@ -52,7 +52,8 @@ func (m *MemStore) Read(ctx context.Context, s venti.Score, t venti.Type, max in
 	return b, nil
 }
 
-// Write implements venti.Store. It keeps a copy of data.
+// Write implements venti.Store. As the Store contract allows, it keeps
+// data itself, not a copy: callers do not reuse it.
 func (m *MemStore) Write(ctx context.Context, t venti.Type, data []byte) (venti.Score, error) {
 	s := venti.Sum(data)
 	k, ok := keyOf(s, t)
@@ -65,10 +66,9 @@ func (m *MemStore) Write(ctx context.Context, t venti.Type, data []byte) (venti.
 	if have {
 		return s, nil
 	}
-	b := append([]byte(nil), data...)
 	m.mu.Lock()
 	if _, have := m.blocks[k]; !have {
-		m.blocks[k] = b
+		m.blocks[k] = data
 		m.writes++
 	}
 	m.mu.Unlock()

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"replfs/venti"
+	"replfs/venti/ventitest"
+)
+
+// runCmd runs replfs with args in-process and returns status, stdout and
+// stderr.
+func runCmd(t *testing.T, stdin string, vars map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &env{
+		stdin:  strings.NewReader(stdin),
+		stdout: &out,
+		stderr: &errb,
+		getenv: func(k string) string { return vars[k] },
+	}
+	st := run(context.Background(), e, args)
+	return st, out.String(), errb.String()
+}
+
+func TestVentiCommands(t *testing.T) {
+	addr, store := ventitest.NewServer(t)
+	data := "hello, venti\n"
+	want := venti.Sum([]byte(data)).String()
+
+	st, out, errs := runCmd(t, data, nil, "venti", "write", "-h", addr)
+	if st != 0 || out != want+"\n" {
+		t.Fatalf("write: %d %q %q", st, out, errs)
+	}
+	if store.Syncs() != 1 {
+		t.Errorf("write did not sync: %d syncs", store.Syncs())
+	}
+	// $venti is the default address.
+	st, out, errs = runCmd(t, "", map[string]string{"venti": addr}, "venti", "read", "-t", "0", want)
+	if st != 0 || out != data {
+		t.Fatalf("read: %d %q %q", st, out, errs)
+	}
+	// Without -t every type is tried; the type found is reported.
+	st, out, errs = runCmd(t, "", nil, "venti", "read", "-h", addr, want)
+	if st != 0 || out != data || errs != "replfs venti read -h "+addr+" -t 0 "+want+"\n" {
+		t.Fatalf("read without -t: %d %q %q", st, out, errs)
+	}
+	// A vac: score without -t is read as a root.
+	root := make([]byte, venti.RootSize)
+	copy(root, "fake root")
+	st, out, errs = runCmd(t, string(root), nil, "venti", "write", "-h", addr, "-t", "root")
+	if st != 0 {
+		t.Fatalf("write root: %d %q", st, errs)
+	}
+	st, out, errs = runCmd(t, "", nil, "venti", "read", "-h", addr, "vac:"+strings.TrimSpace(out))
+	if st != 0 || out != string(root) || errs != "" {
+		t.Fatalf("read vac: %d %d bytes %q", st, len(out), errs)
+	}
+	// -z truncates trailing zeros.
+	st, out, _ = runCmd(t, "ab\x00\x00", nil, "venti", "write", "-z", "-h", addr)
+	if st != 0 || out != venti.Sum([]byte("ab")).String()+"\n" {
+		t.Errorf("write -z: %d %q", st, out)
+	}
+	st, _, errs = runCmd(t, "", nil, "venti", "sync", "-h", addr)
+	if st != 0 || errs != "" {
+		t.Errorf("sync: %d %q", st, errs)
+	}
+}
+
+func TestVentiCommandErrors(t *testing.T) {
+	addr, _ := ventitest.NewServer(t)
+	missing := venti.Sum([]byte("nonexistent")).String()
+	for _, tt := range []struct {
+		name  string
+		stdin string
+		args  []string
+		err   string
+	}{
+		{"missing block", "", []string{"venti", "read", "-h", addr, "-t", "0", missing},
+			"replfs venti read: no block with score " + missing + "/0 exists\n"},
+		{"missing any type", "", []string{"venti", "read", "-h", addr, missing},
+			"replfs venti read: no block with score " + missing + "/16 exists\n"},
+		{"bad score", "", []string{"venti", "read", "-h", addr, "xyz"}, "replfs venti read: bad score \"xyz\"\n"},
+		{"bad type", "", []string{"venti", "read", "-h", addr, "-t", "17", missing}, "replfs venti read: bad block type \"17\"\n"},
+		{"bad address", "x", []string{"venti", "write", "-h", "il!x!1"}, "replfs venti write: dial venti: bad address \"il!x!1\"\n"},
+		{"too big", strings.Repeat("x", venti.MaxLumpSize+1), []string{"venti", "write", "-h", addr},
+			"replfs venti write: input too big: max block size is 57344\n"},
+		{"read usage", "", []string{"venti", "read"}, "usage: replfs venti read [-h addr] [-t type] score\n"},
+		{"sync usage", "", []string{"venti", "sync", "extra"}, "usage: replfs venti sync [-h addr]\n"},
+		{"bad flag", "", []string{"venti", "write", "-q"},
+			"flag provided but not defined: -q\nusage: replfs venti write [-h addr] [-t type] [-z] < data\n"},
+		{"unknown", "", []string{"venti", "frob"}, "replfs venti: unknown command \"frob\"\n" + usageText},
+		{"unknown top", "", []string{"frob"}, "replfs: unknown command \"frob\"\n" + usageText},
+	} {
+		st, out, errs := runCmd(t, tt.stdin, nil, tt.args...)
+		if st != 1 || out != "" || errs != tt.err {
+			t.Errorf("%s: status %d, stdout %q, stderr %q; want 1, stderr %q", tt.name, st, out, errs, tt.err)
+		}
+	}
+	if st, _, errs := runCmd(t, "", nil, "-h"); st != 0 || errs != usageText {
+		t.Errorf("-h: %d %q", st, errs)
+	}
+}
