@@ -65,6 +65,20 @@ type Plan9portVenti struct {
 // test needs its files.
 func StartPlan9portVenti(t testing.TB, root string, arenaSize, arenaEach string) *Plan9portVenti {
 	t.Helper()
+	return startPlan9portVenti(t, root, "", arenaSize, arenaEach)
+}
+
+// StartPlan9portVentiOn starts plan9port venti on an existing arena
+// partition, with a new index (fmtisect, fmtbloom, fmtindex) in a
+// temporary directory. venti indexes the clumps its diskstats do not
+// count as it starts.
+func StartPlan9portVentiOn(t testing.TB, root, arenas string) *Plan9portVenti {
+	t.Helper()
+	return startPlan9portVenti(t, root, arenas, "", "")
+}
+
+func startPlan9portVenti(t testing.TB, root, arenas, arenaSize, arenaEach string) *Plan9portVenti {
+	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
 	run := func(name string, args ...string) {
@@ -81,10 +95,12 @@ func StartPlan9portVenti(t testing.TB, root string, arenaSize, arenaEach string)
 		}
 		return p
 	}
-	arenas := part("arenas.part", arenaSize)
+	if arenas == "" {
+		arenas = part("arenas.part", arenaSize)
+		run("venti/fmtarenas", "-a", arenaEach, "arenas0", arenas)
+	}
 	isect := part("isect.part", "32M")
 	bloom := part("bloom.part", "1M")
-	run("venti/fmtarenas", "-a", arenaEach, "arenas0", arenas)
 	run("venti/fmtisect", "isect0", isect)
 	run("venti/fmtbloom", bloom)
 	conf := filepath.Join(dir, "venti.conf")

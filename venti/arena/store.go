@@ -1,0 +1,370 @@
+package arena
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"replfs/venti"
+)
+
+// StoreOptions configure a Store. The zero value is ready to use.
+type StoreOptions struct {
+	// Logf receives recovery and sealing notes; nil discards them.
+	Logf func(format string, args ...any)
+	// Now stamps clumps and trailers; nil means time.Now.
+	Now func() time.Time
+	// FlushSize is how much new log a writer buffers before writing it
+	// to the file (without fsync); default 1 MiB.
+	FlushSize int
+}
+
+// A Store is a durable venti.Store on arena partitions: blocks are
+// appended to the arenas as plan9port venti appends them, so the
+// partitions stay readable by plan9port's tools and venti. The index
+// lives in memory and is rebuilt from the arenas' directories on Open.
+// Write buffers new clumps in memory; Sync writes them, their directory
+// entries and the trailers, and fsyncs. A Store is safe for concurrent
+// use.
+type Store struct {
+	opts   StoreOptions
+	parts  []*Partition
+	arenas []*sarena // in order across partitions; addr increasing
+
+	syncMu sync.Mutex // serializes Sync
+
+	mu     sync.Mutex // protects following, and each sarena's mutable state
+	cur    int        // the arena being appended to
+	idx    *index
+	closed bool
+	sumq   []*sarena // sealed arenas waiting for their score
+
+	wake    chan struct{} // tells the summer there is work; 1-buffered
+	stop    chan struct{} // closed by Close
+	stopped chan struct{} // closed when the summer has returned
+}
+
+// sarena is an arena of a Store.
+type sarena struct {
+	*Arena
+	part *Partition
+	addr uint64 // index address of log offset 0
+
+	// Under Store.mu. The log is on disk up to flushed; buf holds the
+	// rest up to Mem.Used. Directory entries are on disk up to dirFlushed;
+	// dir holds the rest up to Mem.Clumps.
+	buf        []byte
+	flushed    int64
+	dir        []ClumpInfo
+	dirFlushed uint32
+	gen        uint64 // bumped with each change the trailer must show
+	synced     uint64 // gen last handed to a trailer write
+
+	tmu     sync.Mutex // orders trailer writes
+	written uint64     // gen of the trailer on disk; under tmu
+}
+
+// indexBase is where index addresses start, as in plan9port's amap.
+const indexBase = 1 << 20
+
+// Open opens the named arena partitions for writing and returns a Store
+// over their arenas, in order. It recovers each unsealed arena as
+// plan9port venti's syncarena does: clumps written after the last
+// trailer update are found by scanning the log, checked, and added to
+// the directory. Then it builds the index from the directories.
+func Open(ctx context.Context, names []string, opts StoreOptions) (*Store, error) {
+	if len(names) == 0 {
+		return nil, errors.New("open arenas: no partitions")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.FlushSize <= 0 {
+		opts.FlushSize = 1 << 20
+	}
+	s := &Store{opts: opts, wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	fail := func(err error) (*Store, error) {
+		for _, p := range s.parts {
+			p.Close()
+		}
+		return nil, err
+	}
+	seen := map[string]string{}
+	addr := uint64(indexBase)
+	for _, name := range names {
+		p, err := openPartition(name, true)
+		if err != nil {
+			return fail(err)
+		}
+		s.parts = append(s.parts, p)
+		for _, a := range p.Arenas {
+			if other, dup := seen[a.Name]; dup {
+				return fail(fmt.Errorf("open arenas: duplicate arena name %s in %s and %s", a.Name, other, name))
+			}
+			seen[a.Name] = name
+			sa := &sarena{Arena: a, part: p, addr: addr, flushed: int64(a.Mem.Used), dirFlushed: a.Mem.Clumps}
+			s.arenas = append(s.arenas, sa)
+			addr += uint64(a.DataSize())
+			if addr > maxIndexAddr {
+				return fail(fmt.Errorf("open arenas: more than %d bytes of arenas", uint64(maxIndexAddr)))
+			}
+		}
+	}
+	total := 0
+	for _, a := range s.arenas {
+		if err := ctx.Err(); err != nil {
+			return fail(err)
+		}
+		if !a.Mem.Sealed {
+			if err := s.recoverArena(a); err != nil {
+				return fail(err)
+			}
+		}
+		total += int(a.Mem.Clumps)
+	}
+	s.idx = newIndex(total + total/8)
+	for _, a := range s.arenas {
+		if err := s.indexArena(a); err != nil {
+			return fail(err)
+		}
+	}
+	s.cur = len(s.arenas)
+	for i, a := range s.arenas {
+		if !a.Mem.Sealed {
+			s.cur = i
+			break
+		}
+	}
+	for _, a := range s.arenas {
+		if a.Mem.Sealed && a.Score == (venti.Score{}) {
+			s.sumq = append(s.sumq, a)
+		}
+	}
+	go s.summer()
+	if len(s.sumq) > 0 {
+		s.kick()
+	}
+	return s, nil
+}
+
+// indexArena adds every clump in a's directory to the index.
+func (s *Store) indexArena(a *sarena) error {
+	const chunk = 64 * 1024
+	var off uint64
+	for first := uint32(0); first < a.Mem.Clumps; first += chunk {
+		n := min(chunk, a.Mem.Clumps-first)
+		dir, err := a.ReadDir(first, n)
+		if err != nil {
+			return err
+		}
+		for _, ci := range dir {
+			if ci.Type() != venti.CorruptType {
+				s.idx.insert(ci.Score, ci.DiskType, a.addr+off, ci.Size)
+			}
+			off += ClumpSize + uint64(ci.Size)
+		}
+	}
+	if off != a.Mem.Used {
+		return fmt.Errorf("arena %s: %w: directory sums to %d bytes, trailer says used %d", a.Name, venti.ErrCorrupt, off, a.Mem.Used)
+	}
+	return nil
+}
+
+// locate returns the arena holding index address addr and the log
+// offset there.
+func (s *Store) locate(addr uint64) (*sarena, int64) {
+	i := sort.Search(len(s.arenas), func(i int) bool { return s.arenas[i].addr > addr }) - 1
+	a := s.arenas[i]
+	return a, int64(addr - a.addr)
+}
+
+func (s *Store) logf(format string, args ...any) {
+	if s.opts.Logf != nil {
+		s.opts.Logf(format, args...)
+	}
+}
+
+var errClosed = errors.New("arena store closed")
+
+// Write implements venti.Store.
+func (s *Store) Write(ctx context.Context, t venti.Type, data []byte) (venti.Score, error) {
+	if len(data) == 0 {
+		return venti.ZeroScore, nil
+	}
+	if len(data) > venti.MaxLumpSize {
+		return venti.Score{}, errors.New("lump too large")
+	}
+	dt, ok := t.DiskType()
+	if !ok {
+		return venti.Score{}, errors.New("invalid lump type")
+	}
+	score := venti.Sum(data)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return venti.Score{}, errClosed
+	}
+	found, err := s.hasLocked(score, dt)
+	if err != nil || found {
+		return score, err
+	}
+	return score, s.appendLocked(score, dt, data)
+}
+
+// hasLocked reports whether the block is stored, confirming an index
+// match against the clump header.
+func (s *Store) hasLocked(score venti.Score, dt uint8) (bool, error) {
+	var found bool
+	var err error
+	s.idx.lookup(score, dt, func(addr uint64, size uint16) bool {
+		a, off := s.locate(addr)
+		var hb []byte
+		if off >= a.flushed {
+			hb = a.buf[off-a.flushed:]
+		} else {
+			hb = make([]byte, ClumpSize)
+			if _, err = a.f.ReadAt(hb, a.Base()+off); err != nil {
+				err = a.errorf("read clump %#x: %w", off, err)
+				return true
+			}
+		}
+		h, herr := unpackClump(hb, a.ClumpMagic)
+		found = herr == nil && h.score == score && h.dtype == dt
+		return found
+	})
+	return found, err
+}
+
+// fits reports whether a clump of n log bytes (header included) can be
+// appended to a (arena.c writeaclump: room for it, the ClumpFreeMagic
+// after it, and the directory with one more entry).
+func (a *sarena) fits(n int) bool {
+	return int64(a.Mem.Used)+int64(n)+4+4+a.dirSize(a.Mem.Clumps+1) <= a.DataSize()
+}
+
+// appendLocked appends a clump for data to the current arena, sealing
+// full arenas and moving on as venti does.
+func (s *Store) appendLocked(score venti.Score, dt uint8, data []byte) error {
+	n := ClumpSize + len(data)
+	for {
+		if s.cur >= len(s.arenas) {
+			return errors.New("no space left in arenas")
+		}
+		a := s.arenas[s.cur]
+		if !a.Mem.Sealed && a.fits(n) {
+			break
+		}
+		if err := s.sealLocked(a); err != nil {
+			return err
+		}
+		s.cur++
+	}
+	a := s.arenas[s.cur]
+	now := uint32(s.opts.Now().Unix())
+	h := clumpHeader{dtype: dt, size: uint16(len(data)), uncsize: uint16(len(data)), score: score,
+		encoding: EncodingNone, time: now}
+	off := a.Mem.Used
+	start := len(a.buf)
+	a.buf = append(a.buf, make([]byte, ClumpSize)...)
+	packClump(h, a.buf[start:], a.ClumpMagic)
+	a.buf = append(a.buf, data...)
+	a.dir = append(a.dir, ClumpInfo{dt, h.size, h.uncsize, score})
+	s.idx.insert(score, dt, a.addr+off, h.size)
+	a.Mem.Used += uint64(n)
+	a.Mem.Clumps++
+	a.Mem.Uncsize += uint64(len(data))
+	a.Wtime = now
+	if a.Ctime == 0 {
+		a.Ctime = now
+	}
+	a.gen++
+	if len(a.buf) >= s.opts.FlushSize {
+		return s.flushLocked(a)
+	}
+	return nil
+}
+
+// Read implements venti.Store. Clumps are checked against the score as
+// they are read; one that fails is an error naming its arena and offset.
+func (s *Store) Read(ctx context.Context, score venti.Score, t venti.Type, max int) ([]byte, error) {
+	dt, ok := t.DiskType()
+	if !ok {
+		return nil, venti.NotFound(score, t)
+	}
+	type cand struct {
+		a    *sarena
+		off  int64
+		size uint16
+	}
+	var (
+		cands []cand
+		data  []byte
+	)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, errClosed
+	}
+	s.idx.lookup(score, dt, func(addr uint64, size uint16) bool {
+		a, off := s.locate(addr)
+		if off < a.flushed {
+			cands = append(cands, cand{a, off, size})
+			return false
+		}
+		b := a.buf[off-a.flushed:]
+		h, err := unpackClump(b, a.ClumpMagic)
+		if err != nil || h.score != score || h.dtype != dt {
+			return false
+		}
+		data = append([]byte(nil), b[ClumpSize:ClumpSize+int(h.size)]...)
+		return true
+	})
+	s.mu.Unlock()
+	if data != nil {
+		return data, nil
+	}
+	for _, c := range cands {
+		b := make([]byte, ClumpSize+int(c.size))
+		if _, err := c.a.f.ReadAt(b, c.a.Base()+c.off); err != nil {
+			return nil, c.a.errorf("read clump %#x: %w", c.off, err)
+		}
+		h, err := unpackClump(b, c.a.ClumpMagic)
+		if err != nil {
+			return nil, c.a.errorf("clump %#x: %w", c.off, err)
+		}
+		if h.score != score || h.dtype != dt {
+			continue // another block with the same score prefix
+		}
+		data, err := decodeClump(h, b[ClumpSize:])
+		if err != nil {
+			return nil, c.a.errorf("clump %#x: %w", c.off, err)
+		}
+		return data, nil
+	}
+	return nil, venti.NotFound(score, t)
+}
+
+// decodeClump returns the block a clump holds, decompressed and
+// checked against the header's score.
+func decodeClump(h clumpHeader, raw []byte) ([]byte, error) {
+	data := raw
+	if h.encoding == EncodingCompress {
+		data = make([]byte, h.uncsize)
+		n, err := unwhack(data, raw)
+		if err == nil && n != len(data) {
+			err = fmt.Errorf("gave partial block: %d/%d", n, len(data))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: decompression failed: %v", venti.ErrCorrupt, err)
+		}
+	}
+	if got := venti.Sum(data); got != h.score {
+		return nil, fmt.Errorf("%w: mismatched score: want %v got %v", venti.ErrCorrupt, h.score, got)
+	}
+	return data, nil
+}
+
+var _ venti.Store = (*Store)(nil)
