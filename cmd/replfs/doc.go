@@ -6,4 +6,6 @@
 //	replfs venti read [-h addr] [-t type] score
 //	replfs venti write [-h addr] [-t type] [-z] < data
 //	replfs venti sync [-h addr]
+//	replfs venti fmt [-a arenasize] [-b blocksize] [-n nameprefix] [-s size] partition
+//	replfs venti serve [-a addr] [-h httpaddr] partition...
 package main

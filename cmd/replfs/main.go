@@ -31,6 +31,8 @@ func main() {
 const usageText = `usage: replfs venti read [-h addr] [-t type] score
        replfs venti write [-h addr] [-t type] [-z] < data
        replfs venti sync [-h addr]
+       replfs venti fmt [-a arenasize] [-b blocksize] [-n nameprefix] [-s size] partition
+       replfs venti serve [-a addr] [-h httpaddr] partition...
 `
 
 // run runs the command line args and returns the exit status.

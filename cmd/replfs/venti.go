@@ -25,6 +25,10 @@ func runVenti(ctx context.Context, e *env, args []string) int {
 		return ventiWrite(ctx, e, args[1:])
 	case "sync":
 		return ventiSync(ctx, e, args[1:])
+	case "fmt":
+		return ventiFmt(ctx, e, args[1:])
+	case "serve":
+		return ventiServe(ctx, e, args[1:])
 	}
 	fmt.Fprintf(e.stderr, "replfs venti: unknown command %q\n", args[0])
 	fmt.Fprint(e.stderr, usageText)

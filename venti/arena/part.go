@@ -36,21 +36,21 @@ func parsePartName(name string) (path string, lo, hi int64, err error) {
 	bad := fmt.Errorf("bad partition range %q", name)
 	los, his, dash := strings.Cut(r, "-")
 	if los != "" {
-		if lo, err = parseSize(los); err != nil {
+		if lo, err = ParseSize(los); err != nil {
 			return "", 0, 0, bad
 		}
 	}
 	if dash && his != "" {
-		if hi, err = parseSize(his); err != nil {
+		if hi, err = ParseSize(his); err != nil {
 			return "", 0, 0, bad
 		}
 	}
 	return path, lo, hi, nil
 }
 
-// parseSize parses a number in C syntax (decimal, 0x hex, 0 octal) with
+// ParseSize parses a number in C syntax (decimal, 0x hex, 0 octal) with
 // an optional k, m, g or t suffix (powers of 1024).
-func parseSize(s string) (int64, error) {
+func ParseSize(s string) (int64, error) {
 	mult := int64(1)
 	if n := len(s); n > 0 {
 		switch s[n-1] {

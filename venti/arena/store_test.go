@@ -257,3 +257,27 @@ func TestStoreCorruptRead(t *testing.T) {
 	}
 }
 
+// TestIndexMemory: the index stays within 64 bytes a clump however it
+// grew, and finds what was put in it.
+func TestIndexMemory(t *testing.T) {
+	x := newIndex(0)
+	var s venti.Score
+	for i := 1; i <= 1<<20; i++ {
+		binary.BigEndian.PutUint64(s[:], uint64(i)*0x9e3779b97f4a7c15)
+		x.insert(s, 13, uint64(i), uint16(i))
+		if i >= 1000 && x.bytes() > 64*i {
+			t.Fatalf("%d entries take %d bytes", i, x.bytes())
+		}
+	}
+	for i := 1; i <= 1<<20; i += 997 {
+		binary.BigEndian.PutUint64(s[:], uint64(i)*0x9e3779b97f4a7c15)
+		found := false
+		x.lookup(s, 13, func(addr uint64, size uint16) bool {
+			found = addr == uint64(i) && size == uint16(i)
+			return found
+		})
+		if !found {
+			t.Fatalf("entry %d lost", i)
+		}
+	}
+}
