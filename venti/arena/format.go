@@ -87,6 +87,16 @@ func Format(path string, opts FormatOptions) ([]MapEntry, error) {
 	if int64(len(tab)) > arenaBase-tabBase {
 		return nil, fmt.Errorf("fmtarenas %s: arena set size too small", path)
 	}
+	if opts.Version == ArenaVersion4 {
+		// Version 4 clump magic is fixed, so stale data could pass for
+		// clumps: fmtarenas -4 zeroes the partition, and so do we.
+		zero := make([]byte, 1<<20)
+		for off := arenaBase; off < size; off += int64(len(zero)) {
+			if _, err := f.WriteAt(zero[:min(int64(len(zero)), size-off)], off); err != nil {
+				return nil, fmt.Errorf("fmtarenas %s: %w", path, err)
+			}
+		}
+	}
 	blk := make([]byte, bs)
 	for _, e := range m {
 		clear(blk)

@@ -281,3 +281,60 @@ func TestIndexMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestVersion4: arenas of version 4 (fixed clump magic, shorter head and
+// trailer) are written and read like version 5 ones.
+func TestVersion4(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v4.part")
+	f, _ := os.Create(path)
+	f.Truncate(12 << 20)
+	f.Close()
+	if _, err := Format(path, FormatOptions{ArenaSize: 4 << 20, Version: ArenaVersion4}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := OpenPartition(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.Arenas[0]
+	if a.Version != 4 || a.ClumpMagic != ClumpMagic4 || a.HeadErr != nil {
+		t.Fatalf("arena %+v", a)
+	}
+	p.Close()
+	ctx := context.Background()
+	s := openStore(t, path)
+	for i := range 600 {
+		if _, err := s.Write(ctx, venti.DataType, block(i, 8000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	s = openStore(t, path)
+	defer s.Close()
+	for i := range 600 {
+		if _, err := s.Read(ctx, venti.Sum(block(i, 8000)), venti.DataType, 8192); err != nil {
+			t.Fatalf("block %d: %v", i, err)
+		}
+	}
+	p, err = OpenPartition(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	n := 0
+	for _, a := range p.Arenas {
+		if a.Version != 4 {
+			t.Errorf("%s: version %d", a.Name, a.Version)
+		}
+		a.Scan(ctx, 0, func(c *Clump) error {
+			if c.Err != nil {
+				t.Error(c.Err)
+			}
+			n++
+			return nil
+		})
+	}
+	if n != 600 || !p.Arenas[0].Mem.Sealed {
+		t.Errorf("%d clumps; first arena sealed %v", n, p.Arenas[0].Mem.Sealed)
+	}
+}
