@@ -116,9 +116,16 @@ func (a *Arena) readTrailer() error {
 	return nil
 }
 
-// Refresh rereads the trailer, to see clumps a running venti has
-// appended since.
-func (a *Arena) Refresh() error { return a.readTrailer() }
+// Snapshot returns a copy of the Arena with its trailer read again, to
+// see what a running venti has appended since a was read. a itself does
+// not change.
+func (a *Arena) Snapshot() (*Arena, error) {
+	s := *a
+	if err := s.readTrailer(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
 
 // ReadDir returns the directory entries of clumps [first, first+n).
 func (a *Arena) ReadDir(first, n uint32) ([]ClumpInfo, error) {

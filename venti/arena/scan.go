@@ -38,12 +38,10 @@ const scanChunk = 1 << 20
 // walk and returns the offset of the clump that was not finished.
 //
 // Scan reads the directory and the log in large sequential chunks. It
-// rereads the trailer first, so a running venti's new clumps are seen
-// once they are on disk.
+// walks the clumps the Arena's stats count; to see what a running venti
+// has appended since the Arena was read, Scan a Snapshot. Scan does not
+// change the Arena, so several may run on one at once.
 func (a *Arena) Scan(ctx context.Context, from int64, fn func(*Clump) error) (end int64, err error) {
-	if err := a.readTrailer(); err != nil {
-		return from, err
-	}
 	if from < 0 || from >= a.DataSize() {
 		return from, a.errorf("bad offset %#x >= %#x", from, a.DataSize())
 	}
