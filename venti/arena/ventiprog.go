@@ -1,0 +1,296 @@
+package arena
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"replfs/venti"
+)
+
+// A Target is where CopyArenas writes: a venti connection.
+type Target interface {
+	Write(ctx context.Context, t venti.Type, data []byte) (venti.Score, error)
+	Sync(ctx context.Context) error
+}
+
+// CopyOptions control CopyArenas. The zero value is ready to use.
+type CopyOptions struct {
+	// Window is how many writes are in flight at once; default 64.
+	Window int
+	// DryRun counts what would be sent and sends nothing.
+	DryRun bool
+	// Checkpoint is how many bytes of log are sent between syncs of the
+	// target; default 64 MiB. Each arena's end is a checkpoint too.
+	Checkpoint int64
+	// Commit is called after each sync of the target with the cursor
+	// reached, for the caller to make durable. An error stops the copy.
+	Commit func(Cursor) error
+	// Progress, if set, is called after each clump is handed to the
+	// target and at each checkpoint.
+	Progress func(Progress)
+	// Logf reports corrupt clumps; nil discards.
+	Logf func(format string, args ...any)
+}
+
+// Progress is CopyArenas' position.
+type Progress struct {
+	Arena   string
+	Offset  int64 // log offset reached in Arena
+	Clumps  int64 // sent so far in this run
+	Bytes   int64 // block bytes sent so far
+	Corrupt int64 // corrupt clumps skipped
+}
+
+// CopyStats count a run. In a dry run they are what would be sent.
+type CopyStats struct {
+	Arenas  int   // arenas from which clumps were (or would be) sent
+	Clumps  int64 // clumps sent
+	Bytes   int64 // bytes of blocks sent (uncompressed)
+	Corrupt int64 // corrupt clumps skipped, never sent
+	// Arena and Offset are where the run ended: the last arena with
+	// clumps sent and the offset reached in it.
+	Arena  string
+	Offset int64
+}
+
+// CopyArenas sends to dst every clump of the partitions' arenas that
+// cur says dst lacks, arena by arena in order, as wrarena would from
+// each arena's saved offset. Writes are pipelined, Window at a time.
+// At each checkpoint it waits for the writes, syncs dst, and only then
+// calls Commit with the new cursor, so a committed cursor never counts
+// a clump dst has not made durable. A sealed arena copied to its end is
+// marked done and not read again; arenas that have gained clumps since
+// are picked up from where they were. A corrupt clump is reported with
+// its arena and offset, counted, skipped, and never sent.
+//
+// CopyArenas rereads each arena's trailer, so the partitions may be
+// those of a running venti; flush it first so its directories are on
+// disk. It returns the cursor reached (the last one committed when it
+// fails).
+func CopyArenas(ctx context.Context, parts []*Partition, cur Cursor, dst Target, opts CopyOptions) (Cursor, CopyStats, error) {
+	if opts.Window <= 0 {
+		opts.Window = 64
+	}
+	if opts.Checkpoint <= 0 {
+		opts.Checkpoint = 64 << 20
+	}
+	c := &copier{dst: dst, opts: opts, next: cur.Clone(), committed: cur.Clone()}
+	for _, p := range parts {
+		for _, a := range p.Arenas {
+			if err := c.arena(ctx, a); err != nil {
+				return c.committed, c.stats, err
+			}
+		}
+	}
+	// Done marks found without sending anything still need recording.
+	if c.dirty && !opts.DryRun {
+		if err := c.commit(ctx); err != nil {
+			return c.committed, c.stats, err
+		}
+	}
+	if opts.DryRun {
+		return cur, c.stats, nil
+	}
+	return c.committed, c.stats, nil
+}
+
+type copier struct {
+	dst       Target
+	opts      CopyOptions
+	next      Cursor // where the run has reached
+	committed Cursor // the last cursor handed to Commit
+	dirty     bool   // next differs from committed
+	stats     CopyStats
+}
+
+func (c *copier) logf(format string, args ...any) {
+	if c.opts.Logf != nil {
+		c.opts.Logf(format, args...)
+	}
+}
+
+func (c *copier) progress(arena string, off int64) {
+	if c.opts.Progress != nil {
+		c.opts.Progress(Progress{arena, off, c.stats.Clumps, c.stats.Bytes, c.stats.Corrupt})
+	}
+}
+
+// commit syncs dst and hands the cursor reached to Commit.
+func (c *copier) commit(ctx context.Context) error {
+	if err := c.dst.Sync(ctx); err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	if c.opts.Commit != nil {
+		if err := c.opts.Commit(c.next.Clone()); err != nil {
+			return fmt.Errorf("commit cursor: %w", err)
+		}
+	}
+	c.committed = c.next.Clone()
+	c.dirty = false
+	return nil
+}
+
+// arena copies what is new in one arena.
+func (c *copier) arena(ctx context.Context, a *Arena) error {
+	pos := c.next[a.Name]
+	if pos.Done {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	snap, err := a.Snapshot()
+	if err != nil {
+		return err
+	}
+	used := int64(snap.Mem.Used)
+	if pos.Offset > used {
+		return fmt.Errorf("arena %s: cursor %#x past the end of its log %#x", a.Name, pos.Offset, used)
+	}
+	if pos.Offset == used {
+		if snap.Mem.Sealed {
+			c.next[a.Name] = Position{used, true}
+			c.dirty = true
+		}
+		return nil
+	}
+	if c.opts.DryRun {
+		return c.dryRun(ctx, snap, pos.Offset)
+	}
+	return c.send(ctx, snap, pos.Offset)
+}
+
+// dryRun counts the clumps after from without reading them.
+func (c *copier) dryRun(ctx context.Context, a *Arena, from int64) error {
+	dir, err := a.ReadDir(0, a.Mem.Clumps)
+	if err != nil {
+		return err
+	}
+	var off int64
+	n := int64(0)
+	for _, ci := range dir {
+		if off >= from {
+			if ci.Type() == venti.CorruptType {
+				c.stats.Corrupt++
+			} else {
+				n++
+				c.stats.Clumps++
+				c.stats.Bytes += int64(ci.Uncsize)
+			}
+		}
+		off += ClumpSize + int64(ci.Size)
+	}
+	if n > 0 {
+		c.stats.Arenas++
+		c.stats.Arena, c.stats.Offset = a.Name, off
+	}
+	return nil
+}
+
+type writeJob struct {
+	typ  venti.Type
+	data []byte
+	buf  *[]byte // returned to the pool when written
+}
+
+// send copies the clumps of a from offset from, with a window of writes
+// in flight and a checkpoint every opts.Checkpoint bytes.
+func (c *copier) send(ctx context.Context, a *Arena, from int64) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		pool    = sync.Pool{New: func() any { b := make([]byte, 0, venti.MaxLumpSize); return &b }}
+		jobs    = make(chan writeJob, c.opts.Window)
+		pending sync.WaitGroup // writes not yet answered
+		workers sync.WaitGroup
+		failed  atomic.Bool
+	)
+	for range c.opts.Window {
+		workers.Go(func() {
+			for j := range jobs {
+				if !failed.Load() {
+					if _, err := c.dst.Write(ctx, j.typ, j.data); err != nil {
+						if failed.CompareAndSwap(false, true) {
+							cancel(fmt.Errorf("write: %w", err))
+						}
+					}
+				}
+				pool.Put(j.buf)
+				pending.Done()
+			}
+		})
+	}
+	defer func() {
+		close(jobs)
+		workers.Wait()
+	}()
+	// drain waits for the writes handed out and says whether all worked.
+	drain := func() error {
+		pending.Wait()
+		if failed.Load() {
+			return context.Cause(ctx)
+		}
+		return nil
+	}
+	sinceCheck := int64(0)
+	sent := false
+	end, err := a.Scan(ctx, from, func(cl *Clump) error {
+		if sinceCheck >= c.opts.Checkpoint {
+			if err := drain(); err != nil {
+				return err
+			}
+			c.next[a.Name] = Position{Offset: cl.Offset}
+			if err := c.commit(ctx); err != nil {
+				return err
+			}
+			c.progress(a.Name, cl.Offset)
+			sinceCheck = 0
+		}
+		sinceCheck += ClumpSize + int64(cl.Info.Size)
+		if cl.Err != nil {
+			c.stats.Corrupt++
+			c.logf("%v", cl.Err)
+			return nil
+		}
+		if failed.Load() {
+			return context.Cause(ctx)
+		}
+		bp := pool.Get().(*[]byte)
+		b := append((*bp)[:0], cl.Data...)
+		*bp = b
+		pending.Add(1)
+		select {
+		case jobs <- writeJob{cl.Type, b, bp}:
+		case <-ctx.Done():
+			pending.Done()
+			return context.Cause(ctx)
+		}
+		if !sent {
+			sent = true
+			c.stats.Arenas++
+		}
+		c.stats.Clumps++
+		c.stats.Bytes += int64(len(b))
+		c.stats.Arena, c.stats.Offset = a.Name, cl.Offset+ClumpSize+int64(cl.Info.Size)
+		c.progress(a.Name, c.stats.Offset)
+		return nil
+	})
+	if werr := drain(); err == nil {
+		err = werr
+	}
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && errors.Is(err, context.Canceled) {
+			err = cause
+		}
+		return fmt.Errorf("arena %s: %w", a.Name, err)
+	}
+	c.next[a.Name] = Position{Offset: end, Done: a.Mem.Sealed && end == int64(a.Mem.Used)}
+	if err := c.commit(ctx); err != nil {
+		return fmt.Errorf("arena %s: %w", a.Name, err)
+	}
+	c.progress(a.Name, end)
+	return nil
+}

@@ -1,0 +1,208 @@
+package arena
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"replfs/venti"
+	"replfs/venti/ventitest"
+)
+
+func TestCursorText(t *testing.T) {
+	c := Cursor{"arenas00": {0x3f7614, true}, "arenas01": {0x12156, false}, "arenas010": {0, false}}
+	text := string(c.Marshal())
+	want := "# replfs ventiprog cursor: arena, clump log offset copied, done once sealed and complete\n" +
+		"arenas00 0x3f7614 done\narenas01 0x12156\narenas010 0x0\n"
+	if text != want {
+		t.Errorf("Marshal:\n%s\nwant\n%s", text, want)
+	}
+	back, err := ParseCursor([]byte(text))
+	if err != nil || !reflect.DeepEqual(back, c) {
+		t.Errorf("ParseCursor: %v %v", back, err)
+	}
+	for _, bad := range []string{"a", "a b", "a 0x1 finished", "a -1", "a 1 done x"} {
+		if _, err := ParseCursor([]byte(bad)); err == nil {
+			t.Errorf("ParseCursor(%q) succeeded", bad)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "cursor")
+	if c0, err := LoadCursor(path); err != nil || len(c0) != 0 {
+		t.Errorf("missing cursor: %v %v", c0, err)
+	}
+	if err := SaveCursor(path, c); err != nil {
+		t.Fatal(err)
+	}
+	if c1, err := LoadCursor(path); err != nil || !reflect.DeepEqual(c1, c) {
+		t.Errorf("LoadCursor: %v %v", c1, err)
+	}
+}
+
+func FuzzParseCursor(f *testing.F) {
+	f.Add([]byte("arenas00 0x3f7614 done\narenas01 0x12156\n"))
+	f.Add([]byte("# c\n\nx 010\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseCursor(b)
+		if err != nil {
+			return
+		}
+		c2, err := ParseCursor(c.Marshal())
+		if err != nil || !reflect.DeepEqual(c, c2) {
+			t.Fatalf("round trip %v -> %v %v", c, c2, err)
+		}
+	})
+}
+
+func TestParseWrCmd(t *testing.T) {
+	for _, tt := range []struct {
+		line string
+		want WrCmdLine
+		ok   bool
+	}{
+		{"wrarena -h tcp!192.168.1.123!17034 -o 537665536 /dev/sdC0/arenas 0x12224578",
+			WrCmdLine{"tcp!192.168.1.123!17034", 537665536, "/dev/sdC0/arenas", 0x12224578}, true},
+		{"venti/wrarena -o 794624 /dev/sdF0/arenas 0x0", WrCmdLine{"", 794624, "/dev/sdF0/arenas", 0}, true},
+		{"/bin/venti/wrarena -v -h tcp!127.1!17034 -o 0x2000 arenas.part", WrCmdLine{"tcp!127.1!17034", 0x2000, "arenas.part", 0}, true},
+		{"wrarena arenas.part 0100", WrCmdLine{"", 0, "arenas.part", 64}, true},
+		{"rdarena x y", WrCmdLine{}, false},
+		{"wrarena -o", WrCmdLine{}, false},
+		{"wrarena -o x p", WrCmdLine{}, false},
+		{"wrarena -q p", WrCmdLine{}, false},
+		{"wrarena", WrCmdLine{}, false},
+		{"wrarena p 0x1 extra", WrCmdLine{}, false},
+		{"wrarena p zz", WrCmdLine{}, false},
+	} {
+		got, err := ParseWrCmd(tt.line)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseWrCmd(%q) = %+v, %v", tt.line, got, err)
+		}
+	}
+}
+
+func TestWrCmdFixture(t *testing.T) {
+	p, _ := fixturePart(t)
+	parts := []*Partition{p}
+	w, err := ParseWrCmd("wrarena -h tcp!backup!17034 -o 4988928 /dev/sdC0/arenas 0x12156")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := ImportWrCmd(parts, nil, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Cursor{"arenas00": {4158996, true}, "arenas01": {0x12156, false}}
+	if !reflect.DeepEqual(cur, want) {
+		t.Errorf("imported %v, want %v", cur, want)
+	}
+	if got := WrCmd(parts, cur, "tcp!backup!17034"); got != "wrarena -h tcp!backup!17034 -o 4988928 "+p.Name()+" 0x12156" {
+		t.Errorf("WrCmd = %q", got)
+	}
+	if got := WrCmd(parts, nil, "tcp!b!1"); got != "wrarena -h tcp!b!1 -o 794624 "+p.Name()+" 0x0" {
+		t.Errorf("WrCmd of empty cursor = %q", got)
+	}
+	if _, err := ImportWrCmd(parts, nil, WrCmdLine{Start: 12345}); err == nil {
+		t.Error("import of an offset no arena starts at succeeded")
+	}
+	target, cur, err := ImportBkupInfo(parts, nil, "venti=tcp!backup!17034\n# Sat Nov 21\narenas00=0x100\n# later\narenas00=0x3f7614\narenas01='0x12156'\n")
+	if err != nil || target != "tcp!backup!17034" || !reflect.DeepEqual(cur, Cursor{"arenas00": {0x3f7614, false}, "arenas01": {0x12156, false}}) {
+		t.Errorf("bkup.info: %q %v %v", target, cur, err)
+	}
+	if _, _, err := ImportBkupInfo(parts, nil, "arenas99=0x1\n"); err == nil {
+		t.Error("bkup.info naming a missing arena accepted")
+	}
+}
+
+// TestCopyArenasFixture copies the fixture's arenas into a MemStore:
+// every clump arrives, the cursor ends at each arena's end with the
+// sealed one done, and a second run sends nothing.
+func TestCopyArenasFixture(t *testing.T) {
+	p, _ := fixturePart(t)
+	parts := []*Partition{p}
+	dst := ventitest.NewMemStore()
+	ctx := context.Background()
+	var commits []Cursor
+	opts := CopyOptions{Checkpoint: 1 << 20, Commit: func(c Cursor) error { commits = append(commits, c); return nil }}
+
+	dry, st, err := CopyArenas(ctx, parts, nil, dst, CopyOptions{DryRun: true})
+	if err != nil || st.Clumps != 941 || st.Arenas != 2 || len(dry) != 0 || dst.Len() != 0 {
+		t.Fatalf("dry run: %+v %v %v, store %d", st, dry, err, dst.Len())
+	}
+	cur, st, err := CopyArenas(ctx, parts, nil, dst, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Clumps != 941 || st.Arenas != 2 || st.Corrupt != 0 || st.Bytes != 4201745+2668359 {
+		t.Errorf("stats %+v", st)
+	}
+	want := Cursor{"arenas00": {4158996, true}, "arenas01": {2547997, false}}
+	if !reflect.DeepEqual(cur, want) {
+		t.Errorf("cursor %v, want %v", cur, want)
+	}
+	if len(commits) < 6 || !reflect.DeepEqual(commits[len(commits)-1], want) {
+		t.Errorf("%d commits, last %v", len(commits), commits[len(commits)-1])
+	}
+	// Every clump is on the target, and it was synced.
+	for _, a := range p.Arenas {
+		a.Scan(ctx, 0, func(cl *Clump) error {
+			if !dst.Has(cl.Score, cl.Type) {
+				t.Errorf("%s %#x not copied", a.Name, cl.Offset)
+			}
+			return nil
+		})
+	}
+	if dst.Syncs() < len(commits) {
+		t.Errorf("%d syncs for %d commits", dst.Syncs(), len(commits))
+	}
+	// Nothing new: nothing sent.
+	_, st, err = CopyArenas(ctx, parts, cur, dst, opts)
+	if err != nil || st.Clumps != 0 {
+		t.Errorf("second run: %+v %v", st, err)
+	}
+	// From wrarena's middle offset: the 412 clumps of arenas01.
+	_, st, err = CopyArenas(ctx, parts, Cursor{"arenas00": {0, true}, "arenas01": {0x12156, false}}, ventitest.NewMemStore(), opts)
+	if err != nil || st.Clumps != 412 || st.Arenas != 1 || st.Offset != 0x26e11d {
+		t.Errorf("from 0x12156: %+v %v", st, err)
+	}
+}
+
+// failStore refuses writes after n of them.
+type failStore struct {
+	*ventitest.MemStore
+	n int
+}
+
+func (f *failStore) Write(ctx context.Context, t venti.Type, data []byte) (venti.Score, error) {
+	if f.n <= 0 {
+		return venti.Score{}, errors.New("no space left in arenas")
+	}
+	f.n--
+	return f.MemStore.Write(ctx, t, data)
+}
+
+// TestCopyArenasFailure: a target that fails keeps the last committed
+// cursor, which counts only clumps it has.
+func TestCopyArenasFailure(t *testing.T) {
+	p, _ := fixturePart(t)
+	dst := &failStore{ventitest.NewMemStore(), 700}
+	ctx := context.Background()
+	var last Cursor
+	cur, st, err := CopyArenas(ctx, []*Partition{p}, nil, dst, CopyOptions{Window: 1, Checkpoint: 256 << 10,
+		Commit: func(c Cursor) error { last = c; return nil }})
+	if err == nil || !strings.Contains(err.Error(), "arena arenas01: write: no space left in arenas") {
+		t.Fatalf("err %v", err)
+	}
+	if !reflect.DeepEqual(cur, last) || cur["arenas01"].Offset == 0 || !cur["arenas00"].Done {
+		t.Errorf("cursor %v, last commit %v", cur, last)
+	}
+	// Everything below the committed cursor is on the target.
+	p.Arena("arenas01").Scan(ctx, 0, func(cl *Clump) error {
+		if cl.Offset < cur["arenas01"].Offset && !dst.Has(cl.Score, cl.Type) {
+			t.Errorf("clump %#x below the cursor is missing", cl.Offset)
+		}
+		return nil
+	})
+	t.Logf("failed after %d clumps; cursor %v", st.Clumps, cur)
+}
