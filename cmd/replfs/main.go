@@ -33,6 +33,7 @@ const usageText = `usage: replfs venti read [-h addr] [-t type] score
        replfs venti sync [-h addr]
        replfs venti fmt [-a arenasize] [-b blocksize] [-n nameprefix] [-s size] partition
        replfs venti serve [-a addr] [-h httpaddr] partition...
+       replfs ventiprog [-n] [-w window] [-H srchttp] -p partition -d statedir target...
 `
 
 // run runs the command line args and returns the exit status.
@@ -47,6 +48,8 @@ func run(ctx context.Context, e *env, args []string) int {
 	switch args[0] {
 	case "venti":
 		return runVenti(ctx, e, args[1:])
+	case "ventiprog":
+		return ventiprog(ctx, e, args[1:])
 	}
 	fmt.Fprintf(e.stderr, "replfs: unknown command %q\n", args[0])
 	fmt.Fprint(e.stderr, usageText)

@@ -69,7 +69,7 @@ type CopyStats struct {
 // CopyArenas rereads each arena's trailer, so the partitions may be
 // those of a running venti; flush it first so its directories are on
 // disk. It returns the cursor reached (the last one committed when it
-// fails).
+// fails); a dry run returns the cursor a real run would reach.
 func CopyArenas(ctx context.Context, parts []*Partition, cur Cursor, dst Target, opts CopyOptions) (Cursor, CopyStats, error) {
 	if opts.Window <= 0 {
 		opts.Window = 64
@@ -92,7 +92,7 @@ func CopyArenas(ctx context.Context, parts []*Partition, cur Cursor, dst Target,
 		}
 	}
 	if opts.DryRun {
-		return cur, c.stats, nil
+		return c.next, c.stats, nil
 	}
 	return c.committed, c.stats, nil
 }
@@ -187,6 +187,7 @@ func (c *copier) dryRun(ctx context.Context, a *Arena, from int64) error {
 		c.stats.Arenas++
 		c.stats.Arena, c.stats.Offset = a.Name, off
 	}
+	c.next[a.Name] = Position{Offset: off, Done: a.Mem.Sealed && off == int64(a.Mem.Used)}
 	return nil
 }
 

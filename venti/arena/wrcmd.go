@@ -18,24 +18,28 @@ import (
 // scripts' sed rewrites still find it. It returns "" when there are no
 // arenas.
 func WrCmd(parts []*Partition, cur Cursor, target string) string {
-	var last *Arena
-	var lastPart *Partition
+	p, a := InProgress(parts, cur)
+	if a == nil {
+		return ""
+	}
+	return fmt.Sprintf("wrarena -h %s -o %d %s %#x", target, a.Start, p.Name(), cur[a.Name].Offset)
+}
+
+// InProgress returns the first arena, in order, that cur has not
+// finished, and its partition; the last arena when all are finished;
+// nil when there are none.
+func InProgress(parts []*Partition, cur Cursor) (*Partition, *Arena) {
+	var lp *Partition
+	var la *Arena
 	for _, p := range parts {
 		for _, a := range p.Arenas {
-			last, lastPart = a, p
+			lp, la = p, a
 			if !cur[a.Name].Done {
-				return wrcmdLine(target, p, a, cur[a.Name].Offset)
+				return p, a
 			}
 		}
 	}
-	if last == nil {
-		return ""
-	}
-	return wrcmdLine(target, lastPart, last, cur[last.Name].Offset)
-}
-
-func wrcmdLine(target string, p *Partition, a *Arena, off int64) string {
-	return fmt.Sprintf("wrarena -h %s -o %d %s %#x", target, a.Start, p.Name(), off)
+	return lp, la
 }
 
 // A WrCmdLine is a parsed wrarena command.

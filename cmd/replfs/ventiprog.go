@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"replfs/venti"
+	"replfs/venti/arena"
+)
+
+// listFlag collects a repeated flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, " ") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+var _ flag.Value = (*listFlag)(nil)
+
+func ventiprog(ctx context.Context, e *env, args []string) int {
+	const usage = "replfs ventiprog [-n] [-w window] [-H srchttp] -p partition -d statedir target..."
+	fs := newFlags(usage)
+	dry := fs.Bool("n", false, "dry run")
+	window := fs.Int("w", 64, "writes in flight")
+	srchttp := fs.String("H", "", "source venti http address, to flush it first")
+	var parts listFlag
+	fs.Var(&parts, "p", "source arena partition (repeatable)")
+	statedir := fs.String("d", "", "state directory")
+	if ok, st := parseFlags(e, fs, args, usage); !ok {
+		return st
+	}
+	if fs.NArg() == 0 || len(parts) == 0 || *statedir == "" || *window <= 0 {
+		return usageErr(e, usage)
+	}
+	targets := fs.Args()
+	for _, t := range targets {
+		if _, _, err := venti.ParseDialString(t, "venti"); err != nil {
+			return fail(e, "ventiprog", err)
+		}
+	}
+	if *srchttp != "" {
+		if err := flushSource(ctx, *srchttp); err != nil {
+			return fail(e, "ventiprog", err)
+		}
+	}
+	var src []*arena.Partition
+	for _, name := range parts {
+		p, err := arena.OpenPartition(name)
+		if err != nil {
+			return fail(e, "ventiprog", err)
+		}
+		defer p.Close()
+		src = append(src, p)
+	}
+	dir := filepath.Join(*statedir, "ventiprog")
+	if err := os.MkdirAll(dir, 0700); err != nil {
+		return fail(e, "ventiprog", err)
+	}
+	var mu sync.Mutex // serializes stderr
+	logf := func(format string, args ...any) {
+		mu.Lock()
+		fmt.Fprintf(e.stderr, "replfs ventiprog: "+format+"\n", args...)
+		mu.Unlock()
+	}
+	lines := make([]string, len(targets))
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() {
+			lines[i], errs[i] = ventiprogTarget(ctx, src, filepath.Join(dir, cursorName(t)), t,
+				arena.CopyOptions{Window: *window, DryRun: *dry,
+					Logf: func(f string, a ...any) { logf("%s: "+f, append([]any{t}, a...)...) }})
+		})
+	}
+	wg.Wait()
+	status := 0
+	for i, t := range targets {
+		fmt.Fprintln(e.stdout, lines[i])
+		if errs[i] != nil {
+			logf("%s: %v", t, errs[i])
+			status = 1
+		}
+	}
+	return status
+}
+
+// cursorName is the file holding a target's cursor: the dial string
+// with '%' and '/' escaped, so tcp!backup!17034 stays readable.
+func cursorName(target string) string {
+	return strings.NewReplacer("%", "%25", "/", "%2F").Replace(target) + ".cursor"
+}
+
+// ventiprogTarget brings one target up to date and returns its summary
+// line: "tcp!h!p: arenas N clumps N bytes N end arenasNN 0x...".
+func ventiprogTarget(ctx context.Context, src []*arena.Partition, cursorFile, target string, opts arena.CopyOptions) (string, error) {
+	cur, err := arena.LoadCursor(cursorFile)
+	if err != nil {
+		return target + ": " + err.Error(), err
+	}
+	var st arena.CopyStats
+	var dst arena.Target = discard{}
+	if !opts.DryRun {
+		c, err := venti.Dial(ctx, target)
+		if err != nil {
+			return summary(target, src, cur, st), err
+		}
+		defer c.Close()
+		dst = c
+		opts.Commit = func(c arena.Cursor) error { return arena.SaveCursor(cursorFile, c) }
+	}
+	next, st, err := arena.CopyArenas(ctx, src, cur, dst, opts)
+	return summary(target, src, next, st), err
+}
+
+// summary formats a run's line. It ends with the arena in progress
+// after the run and its offset, as the wrcmd line would name them.
+func summary(target string, src []*arena.Partition, cur arena.Cursor, st arena.CopyStats) string {
+	name, off := "-", int64(0)
+	if _, a := arena.InProgress(src, cur); a != nil {
+		name, off = a.Name, cur[a.Name].Offset
+	}
+	return fmt.Sprintf("%s: arenas %d clumps %d bytes %d end %s %#x", target, st.Arenas, st.Clumps, st.Bytes, name, off)
+}
+
+// discard is the target of a dry run: CopyArenas sends it nothing.
+type discard struct{}
+
+func (discard) Write(context.Context, venti.Type, []byte) (venti.Score, error) {
+	return venti.Score{}, errors.New("dry run")
+}
+func (discard) Sync(context.Context) error { return nil }
+
+// flushSource asks the source venti to write its caches (GET
+// /flushdcache), so its arena directories are on disk.
+func flushSource(ctx context.Context, addr string) error {
+	u := addr
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		_, hp, err := venti.ParseDialString(addr, "http")
+		if err != nil {
+			return err
+		}
+		u = "http://" + hp
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(u, "/")+"/flushdcache", nil)
+	if err != nil {
+		return err
+	}
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("flush source: %w", err)
+	}
+	defer r.Body.Close()
+	io.Copy(io.Discard, r.Body)
+	if r.StatusCode != http.StatusOK {
+		return fmt.Errorf("flush source: %s", r.Status)
+	}
+	return nil
+}
