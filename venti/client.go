@@ -395,6 +395,23 @@ func (c *Conn) Write(ctx context.Context, typ Type, data []byte) (Score, error) 
 	return want, nil
 }
 
+// WriteScore is Write for data whose score the caller already knows,
+// having checked it (as arena.Scan does when it reads a clump): the
+// server's score is compared with it, without hashing the data again.
+func (c *Conn) WriteScore(ctx context.Context, typ Type, data []byte, score Score) error {
+	if len(data) == 0 {
+		return nil
+	}
+	rx, err := c.rpc(ctx, &Fcall{Type: Twrite, BlockType: typ, Data: data})
+	if err != nil {
+		return err
+	}
+	if rx.Score != score {
+		return fmt.Errorf("%w: sha1 hash mismatch: want %v got %v", ErrCorrupt, score, rx.Score)
+	}
+	return nil
+}
+
 // Sync asks the server to make every block written so far durable.
 func (c *Conn) Sync(ctx context.Context) error {
 	_, err := c.rpc(ctx, &Fcall{Type: Tsync})

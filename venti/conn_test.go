@@ -127,3 +127,20 @@ func TestManyGoroutines(t *testing.T) {
 		t.Errorf("store has %d blocks, want %d", store.Len(), n)
 	}
 }
+
+func TestWriteScore(t *testing.T) {
+	addr, store := ventitest.NewServer(t)
+	c := dial(t, addr)
+	ctx := context.Background()
+	data := []byte("known score")
+	if err := c.WriteScore(ctx, venti.DataType, data, venti.Sum(data)); err != nil {
+		t.Fatal(err)
+	}
+	if !store.Has(venti.Sum(data), venti.DataType) {
+		t.Error("block not stored")
+	}
+	// A wrong score is caught by the server's answer.
+	if err := c.WriteScore(ctx, venti.DataType, data, venti.ZeroScore); !errors.Is(err, venti.ErrCorrupt) {
+		t.Errorf("wrong score: %v", err)
+	}
+}

@@ -16,6 +16,13 @@ type Target interface {
 	Sync(ctx context.Context) error
 }
 
+// A scoreWriter writes a block whose score is known, without hashing it
+// again; venti.Conn is one. CopyArenas uses it when the target has it:
+// Scan has already checked each clump's data against its score.
+type scoreWriter interface {
+	WriteScore(ctx context.Context, t venti.Type, data []byte, score venti.Score) error
+}
+
 // CopyOptions control CopyArenas. The zero value is ready to use.
 type CopyOptions struct {
 	// Window is how many writes are in flight at once; default 64.
@@ -192,8 +199,9 @@ func (c *copier) dryRun(ctx context.Context, a *Arena, from int64) error {
 }
 
 type writeJob struct {
-	typ  venti.Type
-	data []byte
+	typ   venti.Type
+	score venti.Score
+	data  []byte
 	buf  *[]byte // returned to the pool when written
 }
 
@@ -209,11 +217,19 @@ func (c *copier) send(ctx context.Context, a *Arena, from int64) error {
 		workers sync.WaitGroup
 		failed  atomic.Bool
 	)
+	sw, _ := c.dst.(scoreWriter)
+	write := func(j writeJob) error {
+		if sw != nil {
+			return sw.WriteScore(ctx, j.typ, j.data, j.score)
+		}
+		_, err := c.dst.Write(ctx, j.typ, j.data)
+		return err
+	}
 	for range c.opts.Window {
 		workers.Go(func() {
 			for j := range jobs {
 				if !failed.Load() {
-					if _, err := c.dst.Write(ctx, j.typ, j.data); err != nil {
+					if err := write(j); err != nil {
 						if failed.CompareAndSwap(false, true) {
 							cancel(fmt.Errorf("write: %w", err))
 						}
@@ -264,7 +280,7 @@ func (c *copier) send(ctx context.Context, a *Arena, from int64) error {
 		*bp = b
 		pending.Add(1)
 		select {
-		case jobs <- writeJob{cl.Type, b, bp}:
+		case jobs <- writeJob{cl.Type, cl.Score, b, bp}:
 		case <-ctx.Done():
 			pending.Done()
 			return context.Cause(ctx)

@@ -79,67 +79,130 @@ func StartPlan9portVentiOn(t testing.TB, root, arenas string) *Plan9portVenti {
 
 func startPlan9portVenti(t testing.TB, root, arenas, arenaSize, arenaEach string) *Plan9portVenti {
 	t.Helper()
-	dir := t.TempDir()
+	v, err := LaunchPlan9portVenti(root, t.TempDir(), arenas, arenaSize, arenaEach)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Stop)
+	return v
+}
+
+// LaunchPlan9portVenti is StartPlan9portVenti for programs other than
+// tests: it makes the partitions in dir (the arena partition too unless
+// arenas names one), starts venti, and returns it; Stop kills it.
+func LaunchPlan9portVenti(root, dir, arenas, arenaSize, arenaEach string) (*Plan9portVenti, error) {
 	ctx := context.Background()
-	run := func(name string, args ...string) {
-		t.Helper()
+	run := func(name string, args ...string) error {
 		out, err := Plan9portCmd(ctx, root, name, args...).CombinedOutput()
 		if err != nil {
-			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+			return fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 		}
+		return nil
 	}
-	part := func(name, size string) string {
+	part := func(name, size string) (string, error) {
 		p := filepath.Join(dir, name)
-		if out, err := exec.Command("truncate", "-s", size, p).CombinedOutput(); err != nil {
-			t.Fatalf("truncate %s: %v %s", p, err, out)
+		f, err := os.Create(p)
+		if err != nil {
+			return "", err
 		}
-		return p
+		defer f.Close()
+		n, err := parseSize(size)
+		if err != nil {
+			return "", err
+		}
+		return p, f.Truncate(n)
 	}
+	var err error
 	if arenas == "" {
-		arenas = part("arenas.part", arenaSize)
-		run("venti/fmtarenas", "-a", arenaEach, "arenas0", arenas)
+		if arenas, err = part("arenas.part", arenaSize); err != nil {
+			return nil, err
+		}
+		if err := run("venti/fmtarenas", "-a", arenaEach, "arenas0", arenas); err != nil {
+			return nil, err
+		}
 	}
-	isect := part("isect.part", "32M")
-	bloom := part("bloom.part", "1M")
-	run("venti/fmtisect", "isect0", isect)
-	run("venti/fmtbloom", bloom)
+	isect, err := part("isect.part", "32M")
+	if err != nil {
+		return nil, err
+	}
+	bloom, err := part("bloom.part", "1M")
+	if err != nil {
+		return nil, err
+	}
+	if err := run("venti/fmtisect", "isect0", isect); err != nil {
+		return nil, err
+	}
+	if err := run("venti/fmtbloom", bloom); err != nil {
+		return nil, err
+	}
 	conf := filepath.Join(dir, "venti.conf")
 	text := fmt.Sprintf("index main\narenas %s\nisect %s\nbloom %s\nmem 32M\nbcmem 32M\nicmem 32M\n", arenas, isect, bloom)
 	if err := os.WriteFile(conf, []byte(text), 0644); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	run("venti/fmtindex", conf)
+	if err := run("venti/fmtindex", conf); err != nil {
+		return nil, err
+	}
 	v := &Plan9portVenti{Dir: dir, Conf: conf}
-	port, hport := FreePort(t), FreePort(t)
+	port, hport := freePort(), freePort()
 	v.Addr = "tcp!127.0.0.1!" + strconv.Itoa(port)
 	v.HTTPAddr = "127.0.0.1:" + strconv.Itoa(hport)
 	// venti puts itself in the background, keeping its output open: give
-	// it a file, not a pipe we would wait on. The conf path, unique to this
-	// test, finds it again.
+	// it a file, not a pipe we would wait on. The conf path, unique to
+	// this venti, finds it again.
 	logf, err := os.Create(filepath.Join(dir, "venti.log"))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer logf.Close()
 	cmd := Plan9portCmd(ctx, root, "venti/venti", "-c", conf, "-a", v.Addr, "-h", "tcp!127.0.0.1!"+strconv.Itoa(hport))
 	cmd.Stdout, cmd.Stderr = logf, logf
-	t.Cleanup(func() { killByArg(conf) })
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("start plan9port venti: %v", err)
+		v.Stop()
+		return nil, fmt.Errorf("start plan9port venti: %v", err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err == nil {
 			c.Close()
-			break
+			return v, nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("plan9port venti did not start on %s: %v", v.Addr, err)
+			v.Stop()
+			return nil, fmt.Errorf("plan9port venti did not start on %s: %v", v.Addr, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return v
+}
+
+// Stop kills the venti.
+func (v *Plan9portVenti) Stop() { killByArg(v.Conf) }
+
+// parseSize reads sizes like 64M (powers of 1024).
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "M"), strings.HasSuffix(s, "m"):
+		mult, s = 1<<20, s[:len(s)-1]
+	case strings.HasSuffix(s, "G"), strings.HasSuffix(s, "g"):
+		mult, s = 1<<30, s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n * mult, nil
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // killByArg kills every process whose command line contains arg and
