@@ -3,6 +3,8 @@ package arena
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -205,4 +207,105 @@ func TestCopyArenasFailure(t *testing.T) {
 		return nil
 	})
 	t.Logf("failed after %d clumps; cursor %v", st.Clumps, cur)
+}
+
+// sealEmpty marks the first n arenas of a partition sealed with no
+// clumps, so a Store writes past them: a way to put data deep into a
+// large partition without writing gigabytes.
+func sealEmpty(t *testing.T, path string, n int) {
+	t.Helper()
+	p, err := openPartition(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, a := range p.Arenas[:n] {
+		b := make([]byte, a.BlockSize)
+		packArena(trailer{version: uint32(a.Version), name: a.Name, clumpMagic: a.ClumpMagic,
+			disk: Stats{Sealed: true}, mem: Stats{Sealed: true}}, b)
+		if _, err := p.f.WriteAt(b, a.trailerOffset()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCopyArenasLarge: two partitions, the first over 2 GiB with arenas
+// numbered past 10 holding data beyond 2 GiB; everything is copied, and
+// the cursor and wrcmd carry offsets past 2^31.
+func TestCopyArenasLarge(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.part")
+	small := filepath.Join(dir, "small.part")
+	for _, f := range []struct {
+		path   string
+		size   int64
+		arena  int64
+		prefix string
+	}{{big, 2500 << 20, 100 << 20, "arenas0"}, {small, 40 << 20, 8 << 20, "other"}} {
+		fd, _ := os.Create(f.path)
+		fd.Truncate(f.size)
+		fd.Close()
+		if _, err := Format(f.path, FormatOptions{ArenaSize: f.arena, NamePrefix: f.prefix}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sealEmpty(t, big, 22) // arenas00..arenas021: the next starts past 2 GiB
+	ctx := context.Background()
+	s, err := Open(ctx, []string{big, small}, StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := s.arenas[s.cur]; a.Name != "arenas022" || a.Start < 1<<31 {
+		t.Fatalf("writing into %s at %d", a.Name, a.Start)
+	}
+	for i := range 300 {
+		s.Write(ctx, venti.DataType, block(i, 8192))
+	}
+	s.Close()
+	var parts []*Partition
+	for _, path := range []string{big, small} {
+		p, err := OpenPartition(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		parts = append(parts, p)
+	}
+	dst := ventitest.NewMemStore()
+	cur, st, err := CopyArenas(ctx, parts, nil, dst, CopyOptions{})
+	if err != nil || st.Clumps != 300 || dst.Len() != 300 {
+		t.Fatalf("copy: %+v %v, %d blocks", st, err, dst.Len())
+	}
+	if !cur["arenas021"].Done || cur["arenas022"].Offset != 300*(ClumpSize+8192) {
+		t.Errorf("cursor %v", cur)
+	}
+	w := WrCmd(parts, cur, "tcp!b!17034")
+	want := fmt.Sprintf("wrarena -h tcp!b!17034 -o %d %s %#x", parts[0].Arena("arenas022").Start, big, 300*(ClumpSize+8192))
+	if w != want {
+		t.Errorf("WrCmd = %q, want %q", w, want)
+	}
+	// The other partition's arenas are in the cursor too, after a write.
+	s, _ = Open(ctx, []string{big, small}, StoreOptions{})
+	s.mu.Lock()
+	for s.cur < len(s.arenas) && s.arenas[s.cur].part.Name() != small {
+		s.sealLocked(s.arenas[s.cur])
+		s.cur++
+	}
+	s.mu.Unlock()
+	for i := 300; i < 310; i++ {
+		s.Write(ctx, venti.DataType, block(i, 8192))
+	}
+	s.Close()
+	parts[0].Close()
+	parts[1].Close()
+	parts = parts[:0]
+	for _, path := range []string{big, small} {
+		p, _ := OpenPartition(path)
+		defer p.Close()
+		parts = append(parts, p)
+	}
+	cur, st, err = CopyArenas(ctx, parts, cur, dst, CopyOptions{})
+	if err != nil || st.Clumps != 10 || cur["other0"].Offset == 0 || !cur["arenas022"].Done {
+		t.Errorf("second copy: %+v %v %v", st, cur, err)
+	}
 }
