@@ -202,7 +202,7 @@ type writeJob struct {
 	typ   venti.Type
 	score venti.Score
 	data  []byte
-	buf  *[]byte // returned to the pool when written
+	buf   *[]byte // returned to the pool when written
 }
 
 // send copies the clumps of a from offset from, with a window of writes
