@@ -143,10 +143,10 @@ func Open(ctx context.Context, names []string, opts StoreOptions) (*Store, error
 			s.sumq = append(s.sumq, a)
 		}
 	}
-	go s.summer()
 	if len(s.sumq) > 0 {
 		s.kick()
 	}
+	go s.summer()
 	return s, nil
 }
 
