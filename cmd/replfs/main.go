@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -28,7 +29,9 @@ func main() {
 	os.Exit(run(ctx, e, os.Args[1:]))
 }
 
-const usageText = `usage: replfs venti read [-h addr] [-t type] score
+const usageText = `usage: replfs [-A] [-D] [-S size] [-V ventiaddr] [-a addr]... [-d statedir] [-s name]
+       replfs 9p [-a addr] read|write|ls|stat path
+       replfs venti read [-h addr] [-t type] score
        replfs venti write [-h addr] [-t type] [-z] < data
        replfs venti sync [-h addr]
        replfs venti fmt [-a arenasize] [-b blocksize] [-n nameprefix] [-s size] partition
@@ -38,14 +41,16 @@ const usageText = `usage: replfs venti read [-h addr] [-t type] score
 
 // run runs the command line args and returns the exit status.
 func run(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 		fmt.Fprint(e.stderr, usageText)
-		if len(args) == 0 {
-			return 1
-		}
 		return 0
 	}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return serve(ctx, e, args)
+	}
 	switch args[0] {
+	case "9p":
+		return ninep(ctx, e, args[1:])
 	case "venti":
 		return runVenti(ctx, e, args[1:])
 	case "ventiprog":

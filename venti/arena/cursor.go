@@ -95,10 +95,13 @@ func LoadCursor(path string) (Cursor, error) {
 // temporary file, fsync, rename, fsync of the directory. A crash leaves
 // the old cursor or the new, never a mixture.
 func SaveCursor(path string, c Cursor) error {
-	return writeFileAtomic(path, c.Marshal())
+	return WriteFileAtomic(path, c.Marshal())
 }
 
-func writeFileAtomic(path string, data []byte) error {
+// WriteFileAtomic replaces the file at path with data, durably: a
+// temporary file in the same directory, fsync, rename, fsync of the
+// directory. Readers see the old contents or the new, never a mixture.
+func WriteFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {

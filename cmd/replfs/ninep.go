@@ -1,0 +1,124 @@
+//go:build !plan9
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"9fans.net/go/plan9"
+	"9fans.net/go/plan9/client"
+
+	"replfs/venti"
+)
+
+const ninepUsage = "replfs 9p [-a addr] read|write|ls|stat path"
+
+// ninep is a small 9P client with the verbs of plan9port's 9p(1), so
+// replfs can be driven from scripts without Plan 9 tools.
+func ninep(ctx context.Context, e *env, args []string) int {
+	fl := newFlags(ninepUsage)
+	addr := fl.String("a", "", "server address (default: the posted replfs)")
+	if ok, st := parseFlags(e, fl, args, ninepUsage); !ok {
+		return st
+	}
+	if fl.NArg() != 2 {
+		return usageErr(e, ninepUsage)
+	}
+	verb, path := fl.Arg(0), fl.Arg(1)
+	var c *client.Conn
+	var err error
+	if *addr == "" {
+		c, err = client.Dial("unix", filepath.Join(client.Namespace(), "replfs"))
+	} else {
+		network, hp, perr := venti.ParseDialString(*addr, "5640")
+		if perr != nil {
+			return fail(e, "9p", perr)
+		}
+		c, err = client.Dial(network, hp)
+	}
+	if err != nil {
+		return fail(e, "9p", err)
+	}
+	defer c.Close()
+	user := e.getenv("USER")
+	if user == "" {
+		user = "none"
+	}
+	fsys, err := c.Attach(nil, user, "")
+	if err != nil {
+		return fail(e, "9p", err)
+	}
+	switch verb {
+	case "read":
+		f, err := fsys.Open(path, plan9.OREAD)
+		if err != nil {
+			return fail(e, "9p", err)
+		}
+		defer f.Close()
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := f.Read(buf)
+			if n > 0 {
+				if _, werr := e.stdout.Write(buf[:n]); werr != nil {
+					return fail(e, "9p", werr)
+				}
+			}
+			if err == io.EOF || (err == nil && n == 0) {
+				return 0
+			}
+			if err != nil {
+				return fail(e, "9p", err)
+			}
+		}
+	case "write":
+		f, err := fsys.Open(path, plan9.OWRITE)
+		if err != nil {
+			return fail(e, "9p", err)
+		}
+		defer f.Close()
+		data, err := io.ReadAll(e.stdin)
+		if err != nil {
+			return fail(e, "9p", err)
+		}
+		// One write, as echo > file makes; a control file takes several
+		// lines at once.
+		if _, err := f.Write(data); err != nil {
+			return fail(e, "9p", fmt.Errorf("write error: %w", err))
+		}
+		return 0
+	case "ls":
+		d, err := fsys.Stat(path)
+		if err != nil {
+			return fail(e, "9p", err)
+		}
+		if d.Mode&plan9.DMDIR == 0 {
+			fmt.Fprintln(e.stdout, d.Name)
+			return 0
+		}
+		f, err := fsys.Open(path, plan9.OREAD)
+		if err != nil {
+			return fail(e, "9p", err)
+		}
+		defer f.Close()
+		dirs, err := f.Dirreadall()
+		if err != nil {
+			return fail(e, "9p", err)
+		}
+		for _, d := range dirs {
+			fmt.Fprintln(e.stdout, d.Name)
+		}
+		return 0
+	case "stat":
+		d, err := fsys.Stat(path)
+		if err != nil {
+			return fail(e, "9p", err)
+		}
+		fmt.Fprintln(e.stdout, strings.TrimSpace(d.String()))
+		return 0
+	}
+	return usageErr(e, ninepUsage)
+}

@@ -1,0 +1,118 @@
+// Package ctl is replfs's control language: the lines written to /ctl,
+// tokenized like Plan 9's tokenize, checked against one table of verbs,
+// and turned into typed commands. Nothing here is a promised API.
+//
+// Errors follow lib9p: an unknown verb is `unknown control message
+// "frob"`, a wrong argument is the verb's usage line.
+package ctl
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// A Cmd is a parsed control message. String returns it as a line that
+// parses back to the same command.
+type Cmd interface {
+	Verb() string
+	String() string
+}
+
+// A Verb is one entry of the command table.
+type Verb struct {
+	Name  string
+	Usage string // the usage line, without "usage: "
+	Parse func(args []string) (Cmd, error)
+}
+
+// ErrUsage marks a usage error; its text is the verb's usage line.
+var ErrUsage = errors.New("usage")
+
+type usageError struct{ usage string }
+
+func (e *usageError) Error() string { return "usage: " + e.usage }
+func (e *usageError) Unwrap() error { return ErrUsage }
+
+// usage returns the usage error for a usage line.
+func usage(line string) error { return &usageError{line} }
+
+// Parse parses one control line.
+func Parse(line string) (Cmd, error) {
+	f, err := Tokenize(line)
+	if err != nil {
+		return nil, fmt.Errorf("bad control message: %v", err)
+	}
+	if len(f) == 0 {
+		return nil, errors.New("empty control message")
+	}
+	for _, v := range Verbs {
+		if v.Name == f[0] {
+			return v.Parse(f[1:])
+		}
+	}
+	return nil, fmt.Errorf("unknown control message %q", f[0])
+}
+
+// ParseText parses the lines of one write: blank lines and lines whose
+// first non-blank character is '#' are skipped. It returns the first
+// error, so a write with a bad line applies none of its lines.
+func ParseText(text string) ([]Cmd, error) {
+	var cmds []Cmd
+	for _, line := range strings.Split(text, "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		c, err := Parse(t)
+		if err != nil {
+			return nil, err
+		}
+		cmds = append(cmds, c)
+	}
+	if len(cmds) == 0 {
+		return nil, errors.New("empty control message")
+	}
+	return cmds, nil
+}
+
+// flags splits leading flags from args, failing with the usage line use: each flag is a letter in
+// boolean or in valued (which takes the next argument). It returns the
+// flags set, their values, and the remaining arguments.
+func flags(use string, args []string, boolean, valued string) (map[byte]bool, map[byte]string, []string, error) {
+	set := map[byte]bool{}
+	vals := map[byte]string{}
+	for len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' {
+		a := args[0]
+		args = args[1:]
+		if a == "--" {
+			break
+		}
+		for i := 1; i < len(a); i++ {
+			c := a[i]
+			switch {
+			case strings.IndexByte(boolean, c) >= 0:
+				set[c] = true
+			case strings.IndexByte(valued, c) >= 0:
+				if i != len(a)-1 || len(args) == 0 {
+					return nil, nil, nil, usage(use)
+				}
+				set[c] = true
+				vals[c] = args[0]
+				args = args[1:]
+			default:
+				return nil, nil, nil, usage(use)
+			}
+		}
+	}
+	return set, vals, args, nil
+}
+
+// join renders fields as a line, quoting as needed.
+func join(fields ...string) string {
+	q := make([]string, len(fields))
+	for i, f := range fields {
+		q[i] = Quote(f)
+	}
+	return strings.Join(q, " ")
+}

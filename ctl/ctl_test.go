@@ -1,0 +1,138 @@
+package ctl
+
+import (
+	"errors"
+	"os"
+	"reflect"
+	"regexp"
+	"testing"
+)
+
+func TestTokenize(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want []string
+		err  bool
+	}{
+		{"target backup tcp!backup!17034", []string{"target", "backup", "tcp!backup!17034"}, false},
+		{"  a\t b  ", []string{"a", "b"}, false},
+		{"'a b' c", []string{"a b", "c"}, false},
+		{"'it''s' x", []string{"it's", "x"}, false},
+		{"a'b c'd", []string{"ab cd"}, false},
+		{"''", []string{""}, false},
+		{"trickle -R (00:00 .. 23:59) local backup", []string{"trickle", "-R", "(00:00 .. 23:59)", "local", "backup"}, false},
+		{"(Saturday .. Monday)", []string{"(Saturday .. Monday)"}, false},
+		{"((a) b)", []string{"((a) b)"}, false},
+		{"'unterminated", nil, true},
+		{"(open", nil, true},
+		{"", nil, false},
+	} {
+		got, err := Tokenize(tt.in)
+		if (err != nil) != tt.err || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Tokenize(%q) = %q, %v", tt.in, got, err)
+		}
+	}
+	for _, s := range []string{"plain", "", "a b", "it's", "(x)", "#c"} {
+		if f, err := Tokenize(Quote(s)); err != nil || len(f) != 1 || f[0] != s {
+			t.Errorf("Quote(%q) = %q reads back %q %v", s, Quote(s), f, err)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want Cmd
+		err  string
+	}{
+		{"target backup tcp!backup!17034", Target{Name: "backup", Addr: "tcp!backup!17034"}, ""},
+		{"target -d backup", Target{Name: "backup", Delete: true}, ""},
+		{"target backup", nil, "usage: target name addr | target -d name"},
+		{"target local tcp!x!1", nil, `bad target name "local"`},
+		{"target a/b tcp!x!1", nil, `bad target name "a/b"`},
+		{"target b il!x!1", nil, `bad address "il!x!1"`},
+		{"target -x b", nil, "usage: target name addr | target -d name"},
+		{"source tcp!fs!17034 /dev/sdC0/arenas", Source{Addr: "tcp!fs!17034", Partitions: []string{"/dev/sdC0/arenas"}}, ""},
+		{"source -H tcp!fs!8000 tcp!fs!17034 a b", Source{Addr: "tcp!fs!17034", HTTP: "tcp!fs!8000", Partitions: []string{"a", "b"}}, ""},
+		{"source -d", Source{Delete: true}, ""},
+		{"source tcp!fs!17034", nil, "usage: source [-H httpaddr] addr partition... | source -d"},
+		{"source -H", nil, "usage: source [-H httpaddr] addr partition... | source -d"},
+		{"ventiprog", Ventiprog{}, ""},
+		{"ventiprog -n backup tcp!other!17034", Ventiprog{DryRun: true, Targets: []string{"backup", "tcp!other!17034"}}, ""},
+		{"ventiprog -q", nil, "usage: ventiprog [-n] [target ...]"},
+		{"ventiprog x!y!z!w", nil, `ventiprog: bad target "x!y!z!w"`},
+		{"cancel 3", Cancel{Job: 3}, ""},
+		{"cancel x", nil, "usage: cancel job"},
+		{"cancel", nil, "usage: cancel job"},
+		{"frob", nil, `unknown control message "frob"`},
+		{"", nil, "empty control message"},
+		{"target 'a b", nil, "bad control message: unmatched quote"},
+	} {
+		got, err := Parse(tt.in)
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("Parse(%q): err %v, want %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Parse(%q) = %#v, %v; want %#v", tt.in, got, err, tt.want)
+			continue
+		}
+		// The command reads back from its own text.
+		back, err := Parse(got.String())
+		if err != nil || !reflect.DeepEqual(back, got) {
+			t.Errorf("Parse(%q.String() = %q) = %#v, %v", tt.in, got.String(), back, err)
+		}
+	}
+	if _, err := Parse("target b"); !errors.Is(err, ErrUsage) {
+		t.Errorf("usage error not ErrUsage: %v", err)
+	}
+}
+
+func TestParseText(t *testing.T) {
+	cmds, err := ParseText("# set up\ntarget a tcp!a!1\n\n  target b tcp!b!1\nventiprog\n")
+	if err != nil || len(cmds) != 3 {
+		t.Fatalf("ParseText: %v %v", cmds, err)
+	}
+	if _, err := ParseText("target a tcp!a!1\nfrob\n"); err == nil || err.Error() != `unknown control message "frob"` {
+		t.Errorf("bad second line: %v", err)
+	}
+	if _, err := ParseText("# only a comment\n"); err == nil {
+		t.Error("empty write accepted")
+	}
+}
+
+// TestManual: docs/replfs.4 documents every verb of the table.
+func TestManual(t *testing.T) {
+	b, err := os.ReadFile("../docs/replfs.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Verbs {
+		re := regexp.MustCompile(`(?m)^\.B ` + regexp.QuoteMeta(v.Name) + `( |$)`)
+		if !re.Match(b) {
+			t.Errorf("docs/replfs.4 has no .B %s line for the ctl verb", v.Name)
+		}
+	}
+}
+
+func FuzzParseCtl(f *testing.F) {
+	for _, s := range []string{"target backup tcp!backup!17034", "source -H tcp!fs!8000 tcp!fs!17034 a",
+		"ventiprog -n a", "cancel 12", "trickle -R (00:00 .. 23:59) local backup", "'a''b' (c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := Parse(s)
+		if err != nil {
+			if len(err.Error()) > 4096 {
+				t.Fatalf("error too long")
+			}
+			return
+		}
+		back, err := Parse(c.String())
+		if err != nil || !reflect.DeepEqual(back, c) {
+			t.Fatalf("%q -> %#v -> %q -> %#v, %v", s, c, c.String(), back, err)
+		}
+	})
+}

@@ -1,0 +1,230 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+
+	"9fans.net/go/plan9"
+	"9fans.net/go/plan9/srv9p"
+)
+
+// conn is the state of one 9P connection.
+type conn struct {
+	s   *Server
+	ctx context.Context // done when the connection goes
+}
+
+// fidState is what a fid refers to.
+type fidState struct {
+	path string
+	uid  string
+
+	mu   sync.Mutex // protects following
+	data []byte     // contents read at open: one view for all its reads
+	pos  int64      // /log: where this fid's reads have got to
+}
+
+var (
+	errNotFound = errors.New("file does not exist")
+	errPerm     = errors.New("permission denied")
+)
+
+func state(fid *srv9p.Fid) *fidState { return fid.Aux().(*fidState) }
+
+func (c *conn) attach(ctx context.Context, fid, afid *srv9p.Fid, user, aname string) (plan9.Qid, error) {
+	if aname != "" && aname != "/" {
+		return plan9.Qid{}, srv9p.Ebadattach
+	}
+	fid.SetAux(&fidState{path: "/", uid: user})
+	return c.s.qid("/"), nil
+}
+
+func (c *conn) walk(ctx context.Context, fid, newfid *srv9p.Fid, names []string) ([]plan9.Qid, error) {
+	return srv9p.Walk(fid, newfid, names,
+		func(old, new *srv9p.Fid) error {
+			o := state(old)
+			new.SetAux(&fidState{path: o.path, uid: o.uid})
+			return nil
+		},
+		func(f *srv9p.Fid, elem string) (plan9.Qid, error) {
+			st := state(f)
+			p := path.Join(st.path, elem)
+			if elem == ".." {
+				p = path.Dir(st.path)
+			}
+			if !c.exists(p) {
+				return plan9.Qid{}, errNotFound
+			}
+			st.path = p
+			return c.s.qid(p), nil
+		})
+}
+
+func (c *conn) open(ctx context.Context, fid *srv9p.Fid, mode uint8) error {
+	st := state(fid)
+	if !c.exists(st.path) {
+		return errNotFound
+	}
+	p := perm(st.path)
+	switch mode & 3 {
+	case plan9.OREAD:
+		if p&0444 == 0 {
+			return errPerm
+		}
+	case plan9.OWRITE:
+		if p&0222 == 0 {
+			return errPerm
+		}
+	case plan9.ORDWR:
+		if p&0666 != 0666 {
+			return errPerm
+		}
+	default:
+		return errPerm
+	}
+	if isDir(st.path) || st.path == "/log" || mode&3 == plan9.OWRITE {
+		return nil
+	}
+	// One view of the contents for all of this fid's reads.
+	data, err := c.contents(st.path)
+	if err != nil {
+		return errText(err)
+	}
+	st.mu.Lock()
+	st.data = data
+	st.mu.Unlock()
+	return nil
+}
+
+// contents renders a file.
+func (c *conn) contents(p string) ([]byte, error) {
+	e := c.s.Engine
+	switch p {
+	case "/ctl":
+		return []byte(e.CtlText()), nil
+	case "/status":
+		return []byte(e.Status()), nil
+	case "/rootscor":
+		return e.RootScor(), nil
+	case "/wrcmd":
+		return []byte(e.WrCmd()), nil
+	}
+	f := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	if len(f) == 3 && f[0] == "targets" {
+		s, ok := e.TargetStatus(f[1])
+		if !ok {
+			return nil, errNotFound
+		}
+		return []byte(s), nil
+	}
+	if len(f) == 3 && f[0] == "jobs" {
+		id, _ := strconv.Atoi(f[1])
+		var s string
+		var ok bool
+		switch f[2] {
+		case "status":
+			s, ok = e.JobStatus(id)
+		case "report":
+			s, ok = e.JobReport(id)
+		case "ctl":
+			_, ok = e.JobStatus(id)
+		}
+		if !ok {
+			return nil, errNotFound
+		}
+		return []byte(s), nil
+	}
+	return nil, errNotFound
+}
+
+func (c *conn) read(ctx context.Context, fid *srv9p.Fid, data []byte, offset int64) (int, error) {
+	st := state(fid)
+	if isDir(st.path) {
+		names := c.children(st.path)
+		return fid.ReadDir(data, offset, func(i int, d *plan9.Dir) bool {
+			if i >= len(names) {
+				return false
+			}
+			*d = *c.dir(path.Join(st.path, names[i]), st.uid)
+			return true
+		})
+	}
+	if st.path == "/log" {
+		return c.readLog(ctx, st, data)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return fid.ReadBytes(data, offset, st.data)
+}
+
+// readLog returns what the log has past the fid's position, waiting for
+// it if there is nothing yet. A flush or the client's hang-up ends the
+// wait.
+func (c *conn) readLog(ctx context.Context, st *fidState, data []byte) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(c.ctx, cancel)
+	defer stop()
+	st.mu.Lock()
+	pos := st.pos
+	st.mu.Unlock()
+	b, next, err := c.s.Engine.LogRead(ctx, pos, len(data))
+	if err != nil {
+		return 0, errors.New("interrupted")
+	}
+	st.mu.Lock()
+	if st.pos == pos {
+		st.pos = next
+	}
+	st.mu.Unlock()
+	return copy(data, b), nil
+}
+
+func (c *conn) write(ctx context.Context, fid *srv9p.Fid, data []byte, offset int64) (int, error) {
+	st := state(fid)
+	e := c.s.Engine
+	var err error
+	switch {
+	case st.path == "/ctl":
+		err = e.Exec(ctx, string(data))
+	case st.path == "/wrcmd":
+		err = e.ImportWrCmd(ctx, string(data))
+	case strings.HasPrefix(st.path, "/jobs/") && path.Base(st.path) == "ctl":
+		id, _ := strconv.Atoi(path.Base(path.Dir(st.path)))
+		err = e.JobCtl(id, string(data))
+	default:
+		err = errPerm
+	}
+	if err != nil {
+		return 0, errText(err)
+	}
+	return len(data), nil
+}
+
+func (c *conn) stat(ctx context.Context, fid *srv9p.Fid) (*plan9.Dir, error) {
+	st := state(fid)
+	if !c.exists(st.path) {
+		return nil, errNotFound
+	}
+	return c.dir(st.path, st.uid), nil
+}
+
+// wstat accepts what shells and FUSE send before writing a control
+// file: truncation to length 0 and times; it changes nothing.
+func (c *conn) wstat(ctx context.Context, fid *srv9p.Fid, d *plan9.Dir) error {
+	st := state(fid)
+	if perm(st.path)&0222 == 0 {
+		return errPerm
+	}
+	if d.Name != "" || d.Uid != "" || d.Gid != "" || d.Mode != ^plan9.Perm(0) {
+		return errPerm
+	}
+	if d.Length != ^uint64(0) && d.Length != 0 {
+		return errPerm
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+// Package fs serves replfs's file tree over 9P with
+// 9fans.net/go/plan9/srv9p: /ctl, /status, /rootscor, /wrcmd, /log,
+// /targets/NAME/status and /jobs/N/{status,ctl,report}. It keeps its own
+// locked node table (not srv9p's Tree, which races) and runs one
+// srv9p.Server per connection, whose blocking reads end when the
+// connection closes. Nothing here is a promised API.
+package fs
+
+import (
+	"context"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"9fans.net/go/plan9"
+	"9fans.net/go/plan9/srv9p"
+)
+
+// Engine is what the file tree shows and drives. jobs.Engine is one;
+// tests use a fake.
+type Engine interface {
+	Exec(ctx context.Context, text string) error
+	CtlText() string
+	Status() string
+	RootScor() []byte
+	WrCmd() string
+	ImportWrCmd(ctx context.Context, text string) error
+	Targets() []string
+	TargetStatus(name string) (string, bool)
+	Jobs() []int
+	JobStatus(id int) (string, bool)
+	JobReport(id int) (string, bool)
+	JobCtl(id int, text string) error
+	LogRead(ctx context.Context, pos int64, max int) ([]byte, int64, error)
+}
+
+// A Server serves the tree of an Engine. It is safe for concurrent use;
+// every connection shares one node table.
+type Server struct {
+	Engine Engine
+	Trace  io.Writer                        // 9P trace, if set
+	Logf   func(format string, args ...any) // nil discards
+	Now    func() time.Time                 // nil means time.Now
+
+	mu   sync.Mutex        // protects following
+	qids map[string]uint64 // path of every node seen -> qid path
+}
+
+// msize is the largest message we take: 64 KiB of data and the header.
+const msize = 64<<10 + plan9.IOHDRSZ
+
+// Serve accepts connections on l until ctx is done, then closes l and
+// every connection and waits for them.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		wg.Go(func() { s.ServeConn(ctx, c) })
+	}
+}
+
+// ServeConn serves one 9P conversation on rwc until the client hangs
+// up or ctx is done. Requests blocked in reads end then too: srv9p does
+// not cancel them when the connection goes.
+func (s *Server) ServeConn(ctx context.Context, rwc io.ReadWriteCloser) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { rwc.Close() })
+	defer stop()
+	c := &conn{s: s, ctx: ctx}
+	srv := &srv9p.Server{
+		Attach: c.attach,
+		Walk:   c.walk,
+		Open:   c.open,
+		Read:   c.read,
+		Write:  c.write,
+		Stat:   c.stat,
+		Wstat:  c.wstat,
+		Msize:  msize,
+		Trace:  s.Trace,
+	}
+	srv.Serve(rwc, rwc)
+	rwc.Close()
+}
+
+// qid returns the node's qid, giving each path its own number.
+func (s *Server) qid(path string) plan9.Qid {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.qids == nil {
+		s.qids = map[string]uint64{}
+	}
+	n, ok := s.qids[path]
+	if !ok {
+		n = uint64(len(s.qids) + 1)
+		s.qids[path] = n
+	}
+	q := plan9.Qid{Path: n}
+	if isDir(path) {
+		q.Type = plan9.QTDIR
+	}
+	return q
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// errText turns an error into Rerror text: one line, at most 128 bytes
+// (Plan 9's ERRMAX), joined errors separated by "; ".
+func errText(err error) error {
+	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+	if len(msg) > 127 {
+		msg = msg[:127]
+	}
+	return rerror(msg)
+}
+
+type rerror string
+
+func (e rerror) Error() string { return string(e) }

@@ -1,0 +1,177 @@
+package jobs
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"replfs/venti/ventitest"
+)
+
+// newEngine returns an engine whose embedded source is the fixture
+// partition (read only: flushing is a no-op).
+func newEngine(t *testing.T, state string) *Engine {
+	t.Helper()
+	fx := ventitest.Fixtures(t, "venti")
+	e, err := New(Options{StateDir: state, Embedded: &Source{Addr: "tcp!127.0.0.1!1",
+		Partitions: []string{filepath.Join(fx, "arenas.part")},
+		Flush:      func(context.Context) error { return nil }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func wait(t *testing.T, e *Engine, id int) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := e.WaitJob(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestEngineVentiprog(t *testing.T) {
+	state := t.TempDir()
+	e := newEngine(t, state)
+	ctx := context.Background()
+	a1, s1 := ventitest.NewServer(t)
+	a2, s2 := ventitest.NewServer(t)
+	if err := e.Exec(ctx, "target one "+a1+"\n# a comment\ntarget two "+a2+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	want := "target one " + a1 + "\ntarget two " + a2 + "\n"
+	if got := e.CtlText(); got != want {
+		t.Errorf("ctl text %q, want %q", got, want)
+	}
+	// A write with a bad line changes nothing.
+	for _, bad := range []string{"target three tcp!x!1\nfrob", "target -d nosuch", "ventiprog nosuch", "cancel 99"} {
+		if err := e.Exec(ctx, bad); err == nil {
+			t.Errorf("Exec(%q) succeeded", bad)
+		}
+	}
+	if got := e.CtlText(); got != want {
+		t.Errorf("after bad writes, ctl text %q", got)
+	}
+	if err := e.Exec(ctx, "ventiprog"); err != nil {
+		t.Fatal(err)
+	}
+	if st := wait(t, e, 1); st != Done {
+		s, _ := e.JobStatus(1)
+		t.Fatalf("job 1 %s:\n%s", st, s)
+	}
+	if s1.Len() != 941 || s2.Len() != 941 {
+		t.Errorf("targets have %d and %d blocks", s1.Len(), s2.Len())
+	}
+	js, _ := e.JobStatus(1)
+	for _, w := range []string{"state done\n", "cmd ventiprog\n", "clumps 1882\n",
+		"result one: arenas 2 clumps 941 bytes 6870104 end arenas01 0x26e11d\n"} {
+		if !strings.Contains(js, w) {
+			t.Errorf("job status lacks %q:\n%s", w, js)
+		}
+	}
+	ts, ok := e.TargetStatus("one")
+	if !ok {
+		t.Fatal("no status for one")
+	}
+	for _, w := range []string{"name one\n", "state idle\n", "cursor arenas01 0x26e11d\n", "lagbytes 0\n",
+		"lagclumps 0\n", "runclumps 941\n", "totalbytes 6870104\n", "lasterror -\n"} {
+		if !strings.Contains(ts, w) {
+			t.Errorf("target status lacks %q:\n%s", w, ts)
+		}
+	}
+	if !strings.HasPrefix(ts, "name one\naddr "+a1+"\nstate idle\ncursor ") {
+		t.Errorf("status order:\n%s", ts)
+	}
+	wc := e.WrCmd()
+	if !strings.Contains(wc, "wrarena -h "+a1+" -o 4988928 ") || !strings.Contains(wc, " 0x26e11d\n") {
+		t.Errorf("wrcmd %q", wc)
+	}
+	// The log tells what happened.
+	b, _, _ := e.LogRead(ctx, 0, 1<<20)
+	if !strings.Contains(string(b), "job 1: ventiprog") || !strings.Contains(string(b), "job 1 done") {
+		t.Errorf("log:\n%s", b)
+	}
+	// Configuration survives a restart.
+	e.Close()
+	e2 := newEngine(t, state)
+	if got := e2.CtlText(); got != want {
+		t.Errorf("after restart: %q", got)
+	}
+	if ts, _ := e2.TargetStatus("two"); !strings.Contains(ts, "cursor arenas01 0x26e11d\n") {
+		t.Errorf("cursor lost in restart:\n%s", ts)
+	}
+}
+
+func TestEngineFailureAndImport(t *testing.T) {
+	e := newEngine(t, t.TempDir())
+	ctx := context.Background()
+	good, _ := ventitest.NewServer(t)
+	down := "tcp!127.0.0.1!" + "1" // nothing listens on port 1
+	if err := e.Exec(ctx, "target good "+good+"\ntarget down "+down); err != nil {
+		t.Fatal(err)
+	}
+	e.Exec(ctx, "ventiprog")
+	if st := wait(t, e, 1); st != Failed {
+		t.Errorf("job state %s, want failed", st)
+	}
+	js, _ := e.JobStatus(1)
+	if !strings.Contains(js, "error down: dial venti "+down) {
+		t.Errorf("job status:\n%s", js)
+	}
+	ts, _ := e.TargetStatus("down")
+	if !strings.Contains(ts, "state failed\n") || !strings.Contains(ts, "connection refused") {
+		t.Errorf("down status:\n%s", ts)
+	}
+	if gs, _ := e.TargetStatus("good"); !strings.Contains(gs, "state idle\n") || !strings.Contains(gs, "lagbytes 0\n") {
+		t.Errorf("good status:\n%s", gs)
+	}
+	// Import a site's wrcmd line for the down target.
+	if err := e.ImportWrCmd(ctx, "wrarena -h "+down+" -o 4988928 /dev/sdC0/arenas 0x12156\n"); err != nil {
+		t.Fatal(err)
+	}
+	ts, _ = e.TargetStatus("down")
+	if !strings.Contains(ts, "cursor arenas01 0x12156\n") || !strings.Contains(ts, "lagclumps 412\n") {
+		t.Errorf("after import:\n%s", ts)
+	}
+	if err := e.ImportWrCmd(ctx, "wrarena -h tcp!nobody!1 -o 4988928 p 0x0"); err == nil {
+		t.Error("import for an unknown target accepted")
+	}
+	if err := e.ImportWrCmd(ctx, "venti="+good+"\narenas01=0x100\n"); err != nil {
+		t.Error(err)
+	}
+	if gs, _ := e.TargetStatus("good"); !strings.Contains(gs, "cursor arenas01 0x100\n") {
+		t.Errorf("bkup.info import:\n%s", gs)
+	}
+}
+
+func TestEngineCancel(t *testing.T) {
+	e := newEngine(t, t.TempDir())
+	ctx := context.Background()
+	// A target that accepts the connection and then never answers.
+	l, stop := silentServer(t)
+	defer stop()
+	if err := e.Exec(ctx, "target slow "+l); err != nil {
+		t.Fatal(err)
+	}
+	e.Exec(ctx, "ventiprog")
+	time.Sleep(50 * time.Millisecond)
+	if err := e.JobCtl(1, "cancel\n"); err != nil {
+		t.Fatal(err)
+	}
+	if st := wait(t, e, 1); st != Cancelled {
+		t.Errorf("state %s, want cancelled", st)
+	}
+	if err := e.JobCtl(1, "frob"); err == nil || err.Error() != `unknown control message "frob"` {
+		t.Errorf("bad job ctl: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(e.opts.StateDir, "config")); err != nil {
+		t.Error(err)
+	}
+}

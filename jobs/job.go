@@ -1,0 +1,117 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Job states, as a job's status file begins: "state S".
+const (
+	Queued    = "queued"
+	Running   = "running"
+	Waiting   = "waiting"
+	Done      = "done"
+	Failed    = "failed"
+	Cancelled = "cancelled"
+)
+
+// errCancelled is the cause a job is cancelled with by cancel or
+// /jobs/N/ctl.
+var errCancelled = fmt.Errorf("cancelled")
+
+// A job is one command run by the engine.
+type job struct {
+	// immutable after newJob
+	id      int
+	cmd     string
+	created time.Time
+	cancel  context.CancelCauseFunc
+
+	mu      sync.Mutex // protects following
+	state   string
+	started time.Time
+	ended   time.Time
+	clumps  int64
+	bytes   int64
+	results []string // one line per target or root
+	report  []string // the full report (verify)
+	err     error
+}
+
+func (j *job) setState(s string, now time.Time) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.state = s
+	if s == Running && j.started.IsZero() {
+		j.started = now
+	}
+}
+
+func (j *job) finish(now time.Time, err error, cause error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.ended = now
+	switch {
+	case err == nil:
+		j.state = Done
+	case cause == errCancelled:
+		j.state = Cancelled
+		j.err = errCancelled
+	default:
+		j.state = Failed
+		j.err = err
+	}
+}
+
+func (j *job) addResult(line string) {
+	j.mu.Lock()
+	j.results = append(j.results, line)
+	j.mu.Unlock()
+}
+
+func (j *job) addProgress(clumps, bytes int64) {
+	j.mu.Lock()
+	j.clumps += clumps
+	j.bytes += bytes
+	j.mu.Unlock()
+}
+
+func (j *job) finished() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.state == Done || j.state == Failed || j.state == Cancelled
+}
+
+// status renders the job's status file.
+func (j *job) status() string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var b strings.Builder
+	kv := func(k string, v any) { fmt.Fprintf(&b, "%s %v\n", k, v) }
+	kv("state", j.state)
+	kv("cmd", j.cmd)
+	kv("created", stamp(j.created))
+	kv("started", stamp(j.started))
+	kv("ended", stamp(j.ended))
+	kv("clumps", j.clumps)
+	kv("bytes", j.bytes)
+	for _, r := range j.results {
+		kv("result", r)
+	}
+	if j.err != nil {
+		kv("error", oneLine(j.err.Error()))
+	}
+	return b.String()
+}
+
+func (j *job) reportText() string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if len(j.report) == 0 {
+		return ""
+	}
+	return strings.Join(j.report, "\n") + "\n"
+}

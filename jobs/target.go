@@ -1,0 +1,196 @@
+package jobs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"replfs/venti/arena"
+)
+
+// A target is a venti replfs copies to: named in the configuration, or
+// a dial string given to one command.
+type target struct {
+	// immutable after newTarget
+	name  string // as in /targets; the dial string for an ad-hoc one
+	addr  string
+	dir   string        // statedir/targets/<name>: its cursor
+	run   chan struct{} // held while a job copies to it (1-buffered)
+	adhoc bool
+
+	mu          sync.Mutex // protects following
+	state       string     // idle, queued, running, failed
+	cursor      arena.Cursor
+	runStart    time.Time
+	runClumps   int64
+	runBytes    int64
+	totalClumps int64
+	totalBytes  int64
+	corrupt     int64
+	rate        float64 // bytes a second over the current or last run
+	retries     int
+	lastErr     string
+	lastErrTime time.Time
+	lastOK      time.Time
+	arena       string // where the current run is
+	offset      int64
+}
+
+func newTarget(stateDir, name, addr string, adhoc bool) *target {
+	return &target{
+		name:  name,
+		addr:  addr,
+		dir:   filepath.Join(stateDir, "targets", escapeName(name)),
+		run:   make(chan struct{}, 1),
+		adhoc: adhoc,
+		state: "idle",
+	}
+}
+
+// escapeName makes a target name (possibly a dial string) a file name.
+func escapeName(s string) string {
+	return strings.NewReplacer("%", "%25", "/", "%2F").Replace(s)
+}
+
+func (t *target) cursorFile() string { return filepath.Join(t.dir, "cursor") }
+
+// begin marks the start of a run.
+func (t *target) begin(now time.Time, cur arena.Cursor) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.state = "running"
+	t.runStart = now
+	t.runClumps, t.runBytes = 0, 0
+	t.cursor = cur
+}
+
+// progress records a run's position.
+func (t *target) progress(now time.Time, p arena.Progress) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.totalClumps += p.Clumps - t.runClumps
+	t.totalBytes += p.Bytes - t.runBytes
+	t.runClumps, t.runBytes, t.corrupt = p.Clumps, p.Bytes, p.Corrupt
+	t.arena, t.offset = p.Arena, p.Offset
+	if d := now.Sub(t.runStart).Seconds(); d > 0 {
+		t.rate = float64(t.runBytes) / d
+	}
+}
+
+func (t *target) commit(cur arena.Cursor) {
+	t.mu.Lock()
+	t.cursor = cur
+	t.mu.Unlock()
+}
+
+// end records how a run ended.
+func (t *target) end(now time.Time, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err != nil {
+		t.state = "failed"
+		t.lastErr = oneLine(err.Error())
+		t.lastErrTime = now
+		return
+	}
+	t.state = "idle"
+	t.lastOK = now
+}
+
+// snapshot is a target's status at one moment.
+type targetSnapshot struct {
+	name, addr, state            string
+	cursor                       arena.Cursor
+	runClumps, runBytes          int64
+	totalClumps, totalBytes      int64
+	corrupt                      int64
+	rate                         float64
+	retries                      int
+	lastErr                      string
+	lastErrTime, lastOK, started time.Time
+}
+
+func (t *target) snapshot() targetSnapshot {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return targetSnapshot{
+		name: t.name, addr: t.addr, state: t.state, cursor: t.cursor.Clone(),
+		runClumps: t.runClumps, runBytes: t.runBytes, totalClumps: t.totalClumps, totalBytes: t.totalBytes,
+		corrupt: t.corrupt, rate: t.rate, retries: t.retries,
+		lastErr: t.lastErr, lastErrTime: t.lastErrTime, lastOK: t.lastOK, started: t.runStart,
+	}
+}
+
+// lag is how far a target is behind the source.
+type lag struct {
+	bytes, clumps int64
+	arena         string // the arena in progress
+	offset        int64
+	known         bool
+}
+
+// render writes the status file: key value lines, in this order.
+func (s targetSnapshot) render(l lag, now time.Time) string {
+	var b strings.Builder
+	kv := func(k string, v any) { fmt.Fprintf(&b, "%s %v\n", k, v) }
+	kv("name", s.name)
+	kv("addr", s.addr)
+	kv("state", s.state)
+	if l.known {
+		kv("cursor", fmt.Sprintf("%s %#x", orDash(l.arena), l.offset))
+		kv("lagbytes", l.bytes)
+		kv("lagclumps", l.clumps)
+	} else {
+		kv("cursor", "-")
+		kv("lagbytes", "-")
+		kv("lagclumps", "-")
+	}
+	kv("runclumps", s.runClumps)
+	kv("runbytes", s.runBytes)
+	kv("totalclumps", s.totalClumps)
+	kv("totalbytes", s.totalBytes)
+	kv("corrupt", s.corrupt)
+	kv("rate", int64(s.rate))
+	eta := "-"
+	if s.state == "running" && s.rate > 0 && l.known {
+		eta = now.Add(time.Duration(float64(l.bytes) / s.rate * float64(time.Second))).UTC().Format(time.RFC3339)
+	}
+	kv("eta", eta)
+	kv("retries", s.retries)
+	if s.lastErr != "" {
+		kv("lasterror", stamp(s.lastErrTime)+" "+s.lastErr)
+	} else {
+		kv("lasterror", "-")
+	}
+	kv("lastsuccess", stamp(s.lastOK))
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// stamp formats a time as RFC3339 UTC, "-" for none.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// oneLine returns s on one line, at most 100 bytes.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 100 {
+		s = s[:100]
+	}
+	return s
+}
+
+func makeDir(dir string) error { return os.MkdirAll(dir, 0700) }

@@ -1,0 +1,222 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+
+	"replfs/ctl"
+	"replfs/venti"
+	"replfs/venti/arena"
+)
+
+// currentSource returns the configured source, else the embedded one;
+// e.mu is held.
+func (e *Engine) currentSource() (*Source, error) {
+	if e.source != nil {
+		return &Source{Addr: e.source.Addr, HTTP: e.source.HTTP, Partitions: e.source.Partitions}, nil
+	}
+	if e.opts.Embedded != nil {
+		return e.opts.Embedded, nil
+	}
+	return nil, errors.New("no source venti configured")
+}
+
+// partitions returns the source's partitions, opened read-only and kept
+// open between runs (an idle pass then reads only trailers); e.mu is
+// held.
+func (e *Engine) partitions(src *Source) ([]*arena.Partition, error) {
+	key := strings.Join(src.Partitions, "\x00")
+	if e.parts != nil && e.partsOf == key {
+		return e.parts, nil
+	}
+	var parts []*arena.Partition
+	for _, name := range src.Partitions {
+		p, err := arena.OpenPartition(name)
+		if err != nil {
+			for _, q := range parts {
+				q.Close()
+			}
+			return nil, err
+		}
+		parts = append(parts, p)
+	}
+	for _, p := range e.parts {
+		p.Close()
+	}
+	e.parts, e.partsOf = parts, key
+	return parts, nil
+}
+
+// flush asks the source to write its arena directories to disk.
+func flush(ctx context.Context, src *Source) error {
+	switch {
+	case src.Flush != nil:
+		return src.Flush(ctx)
+	case src.HTTP != "":
+		_, hp, err := venti.ParseDialString(src.HTTP, "http")
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, "GET", "http://"+hp+"/flushdcache", nil)
+		if err != nil {
+			return err
+		}
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("flush source: %w", err)
+		}
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+		if r.StatusCode != http.StatusOK {
+			return fmt.Errorf("flush source: %s", r.Status)
+		}
+		return nil
+	default:
+		c, err := venti.Dial(ctx, src.Addr)
+		if err != nil {
+			return fmt.Errorf("flush source: %w", err)
+		}
+		defer c.Close()
+		return c.Sync(ctx)
+	}
+}
+
+// resolve returns the targets a command names (all when none): names
+// of configured targets, or dial strings, which get a target of their
+// own for the run; e.mu is held.
+func (e *Engine) resolve(names []string) ([]*target, error) {
+	if len(names) == 0 {
+		var ts []*target
+		for _, n := range e.targetNames() {
+			ts = append(ts, e.targets[n])
+		}
+		if len(ts) == 0 {
+			return nil, errors.New("no targets")
+		}
+		return ts, nil
+	}
+	var ts []*target
+	for _, n := range names {
+		if t, ok := e.targets[n]; ok {
+			ts = append(ts, t)
+			continue
+		}
+		if ctl.CheckName(n) == nil {
+			return nil, fmt.Errorf("no target %s", n)
+		}
+		t, ok := e.adhoc[n]
+		if !ok {
+			t = newTarget(e.opts.StateDir, n, n, true)
+			e.loadCursor(t)
+			e.adhoc[n] = t
+		}
+		ts = append(ts, t)
+	}
+	return ts, nil
+}
+
+// ventiprog runs the ventiprog command as job j.
+func (e *Engine) ventiprog(ctx context.Context, j *job, c ctl.Ventiprog) error {
+	e.mu.Lock()
+	src, err := e.currentSource()
+	var ts []*target
+	if err == nil {
+		ts, err = e.resolve(c.Targets)
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if !c.DryRun {
+		if err := flush(ctx, src); err != nil {
+			return err
+		}
+	}
+	e.mu.Lock()
+	parts, err := e.partitions(src)
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	errs := make([]error, len(ts))
+	var wg sync.WaitGroup
+	for i, t := range ts {
+		wg.Go(func() {
+			errs[i] = e.copyTo(ctx, j, parts, t, c.DryRun)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("%s: %w", t.name, errs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// copyTo brings one target up to date, holding its run lock.
+func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t *target, dry bool) error {
+	select {
+	case t.run <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	defer func() { <-t.run }()
+	cur, err := arena.LoadCursor(t.cursorFile())
+	if err != nil {
+		return err
+	}
+	opts := arena.CopyOptions{
+		DryRun: dry,
+		Logf:   func(f string, a ...any) { e.event("target %s: "+f, append([]any{t.name}, a...)...) },
+	}
+	if dry {
+		_, st, err := arena.CopyArenas(ctx, parts, cur, nil, opts)
+		j.addResult(fmt.Sprintf("%s: would send arenas %d clumps %d bytes %d", t.name, st.Arenas, st.Clumps, st.Bytes))
+		return err
+	}
+	t.begin(e.opts.Now(), cur)
+	var last arena.Progress
+	var mu sync.Mutex
+	opts.Progress = func(p arena.Progress) {
+		t.progress(e.opts.Now(), p)
+		mu.Lock()
+		j.addProgress(p.Clumps-last.Clumps, p.Bytes-last.Bytes)
+		last = p
+		mu.Unlock()
+	}
+	opts.Commit = func(c arena.Cursor) error {
+		if err := os.MkdirAll(t.dir, 0700); err != nil {
+			return err
+		}
+		if err := arena.SaveCursor(t.cursorFile(), c); err != nil {
+			return err
+		}
+		t.commit(c)
+		return nil
+	}
+	var st arena.CopyStats
+	conn, err := venti.Dial(ctx, t.addr)
+	if err == nil {
+		var next arena.Cursor
+		next, st, err = arena.CopyArenas(ctx, parts, cur, conn, opts)
+		conn.Close()
+		cur = next
+	}
+	name, off := "-", int64(0)
+	if _, a := arena.InProgress(parts, cur); a != nil {
+		name, off = a.Name, cur[a.Name].Offset
+	}
+	j.addResult(fmt.Sprintf("%s: arenas %d clumps %d bytes %d end %s %#x", t.name, st.Arenas, st.Clumps, st.Bytes, name, off))
+	t.end(e.opts.Now(), err)
+	if err != nil {
+		e.event("target %s: %v", t.name, err)
+	} else {
+		e.event("target %s: arenas %d clumps %d bytes %d", t.name, st.Arenas, st.Clumps, st.Bytes)
+	}
+	return err
+}
