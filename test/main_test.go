@@ -60,7 +60,14 @@ type proc struct {
 // The process is killed when the test ends.
 func start(t testing.TB, want string, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, nil, want, args...)
+}
+
+// startEnv is start with extra environment variables.
+func startEnv(t testing.TB, env []string, want string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(replfsBin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	p := &proc{cmd: cmd, stderr: new(lockedBuffer), exited: make(chan struct{})}

@@ -27,7 +27,7 @@ func serve(ctx context.Context, e *env, args []string) int {
 	fl.Var(&addrs, "a", "9P listen address (repeatable)")
 	stateDir := fl.String("d", "", "state directory")
 	post := fl.String("s", "replfs", "post name")
-	ventiAddr := fl.String("V", defaultVenti, "embedded venti address")
+	ventiAddr := fl.String("V", ventiAddr(e, ""), "embedded venti address")
 	size := fl.String("S", "1g", "size of the embedded venti's arena partition")
 	public := fl.Bool("A", false, "allow 9P on non-loopback addresses")
 	debug := fl.Bool("D", false, "trace 9P")

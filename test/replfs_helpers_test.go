@@ -1,0 +1,143 @@
+package test
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"9fans.net/go/plan9"
+	"9fans.net/go/plan9/client"
+
+	"replfs/venti"
+)
+
+// A replfsProc is the replfs file server run by a test, with its own
+// state directory, name space directory and ports.
+type replfsProc struct {
+	*proc
+	dir     string
+	ns      string // $NAMESPACE: the posted socket is ns/replfs
+	addr9p  string // host:port of its TCP listener
+	venti   string // the embedded venti's dial string
+	env     []string
+	tcpDial string
+}
+
+// startReplfs starts `replfs` on its embedded venti.
+func startReplfs(t testing.TB, dir string) *replfsProc {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	r := &replfsProc{dir: dir, ns: t.TempDir()}
+	p9, pv := freePort(t), freePort(t)
+	r.addr9p = "127.0.0.1:" + strconv.Itoa(p9)
+	r.tcpDial = "tcp!127.0.0.1!" + strconv.Itoa(p9)
+	r.venti = "tcp!127.0.0.1!" + strconv.Itoa(pv)
+	r.env = []string{"NAMESPACE=" + r.ns}
+	r.proc = startEnv(t, r.env, "serving 9P on unix", "-d", dir, "-S", "512m", "-V", r.venti, "-a", r.tcpDial)
+	return r
+}
+
+// mount9 attaches the 9fans.net client to r over TCP.
+func (r *replfsProc) mount9(t testing.TB) *client.Fsys {
+	t.Helper()
+	c, err := client.Dial("tcp", r.addr9p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fs, err := c.Attach(nil, "glenda", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+func read9(t testing.TB, fs *client.Fsys, name string) string {
+	t.Helper()
+	f, err := fs.Open(name, plan9.OREAD)
+	if err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatalf("read %s: %v", name, err)
+	}
+	return string(b)
+}
+
+func write9(t testing.TB, fs *client.Fsys, name, text string) error {
+	t.Helper()
+	f, err := fs.Open(name, plan9.OWRITE)
+	if err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	defer f.Close()
+	_, err = f.Write([]byte(text))
+	return err
+}
+
+// waitJob polls a job's status until it has finished and returns the
+// status text, and every state seen on the way.
+func waitJob(t testing.TB, read func() string) (string, []string) {
+	t.Helper()
+	var seen []string
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		s := read()
+		st := strings.TrimPrefix(strings.SplitN(s, "\n", 2)[0], "state ")
+		if len(seen) == 0 || seen[len(seen)-1] != st {
+			seen = append(seen, st)
+		}
+		switch st {
+		case "done", "failed", "cancelled":
+			return s, seen
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("job did not finish; states %v", seen)
+	return "", nil
+}
+
+// writeBlocks writes n random 8 KiB blocks to the venti at addr, 64 at
+// a time, and syncs.
+func writeBlocks(t testing.TB, addr string, seed uint64, n int) {
+	t.Helper()
+	ctx := context.Background()
+	c := dialVenti(t, addr)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			b := make([]byte, 8192)
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				r := rand.New(rand.NewPCG(seed, uint64(i)))
+				for j := 0; j < len(b); j += 8 {
+					binary.LittleEndian.PutUint64(b[j:], r.Uint64())
+				}
+				if _, err := c.Write(ctx, venti.DataType, b); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+}
