@@ -130,9 +130,12 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
+	for _, j := range e.jobs {
+		j.requestStop(errShutdown)
+	}
 	e.mu.Unlock()
-	e.stop(errShutdown)
 	e.wg.Wait()
+	e.stop(errShutdown)
 	e.mu.Lock()
 	for _, p := range e.parts {
 		p.Close()
@@ -208,7 +211,7 @@ func (e *Engine) Exec(ctx context.Context, text string) error {
 		case ctl.Target, ctl.Source:
 			e.event("ctl %s", c)
 		case ctl.Cancel:
-			e.findJob(c.Job).cancel(errCancelled)
+			e.findJob(c.Job).requestStop(errCancelled)
 			e.event("ctl %s", c)
 		case ctl.Ventiprog:
 			e.startLocked(c.String(), func(ctx context.Context, j *job) error { return e.ventiprog(ctx, j, c) })
@@ -293,7 +296,7 @@ func (e *Engine) loadCursor(t *target) {
 // startLocked starts a job running fn; e.mu is held.
 func (e *Engine) startLocked(cmd string, fn func(ctx context.Context, j *job) error) *job {
 	ctx, cancel := context.WithCancelCause(e.ctx)
-	j := &job{id: e.nextID, cmd: cmd, created: e.opts.Now(), cancel: cancel, state: Queued}
+	j := &job{id: e.nextID, cmd: cmd, created: e.opts.Now(), cancel: cancel, stop: make(chan struct{}), state: Queued}
 	e.nextID++
 	e.jobs = append(e.jobs, j)
 	e.trimJobs()
@@ -301,15 +304,8 @@ func (e *Engine) startLocked(cmd string, fn func(ctx context.Context, j *job) er
 	e.wg.Go(func() {
 		j.setState(Running, e.opts.Now())
 		err := fn(ctx, j)
-		cause := context.Cause(ctx)
-		if err != nil && cause != nil {
-			err = fmt.Errorf("%w: %v", cause, err)
-			if errors.Is(cause, errCancelled) {
-				cause = errCancelled
-			}
-		}
 		cancel(nil)
-		j.finish(e.opts.Now(), err, cause)
+		j.finish(e.opts.Now(), err)
 		if err != nil {
 			e.event("job %d %s: %v", j.id, j.state, err)
 		} else {
@@ -393,7 +389,7 @@ func (e *Engine) JobCtl(id int, text string) error {
 	}
 	switch strings.TrimSpace(text) {
 	case "cancel":
-		j.cancel(errCancelled)
+		j.requestStop(errCancelled)
 		e.event("job %d: cancel", id)
 		return nil
 	case "":

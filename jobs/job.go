@@ -29,6 +29,8 @@ type job struct {
 	cmd     string
 	created time.Time
 	cancel  context.CancelCauseFunc
+	stop    chan struct{} // closed to ask the job to stop at a committed point
+	once    sync.Once     // for stop
 
 	mu      sync.Mutex // protects following
 	state   string
@@ -39,6 +41,29 @@ type job struct {
 	results []string // one line per target or root
 	report  []string // the full report (verify)
 	err     error
+	why     error // why stop was closed
+}
+
+// graceTime is how long a job asked to stop may take before it is
+// cancelled outright.
+const graceTime = 30 * time.Second
+
+// requestStop asks the job to stop cleanly, with cause; if it has not
+// finished within graceTime, its context is cancelled.
+func (j *job) requestStop(cause error) {
+	j.once.Do(func() {
+		j.mu.Lock()
+		j.why = cause
+		j.mu.Unlock()
+		close(j.stop)
+		time.AfterFunc(graceTime, func() { j.cancel(cause) })
+	})
+}
+
+func (j *job) stopCause() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.why
 }
 
 func (j *job) setState(s string, now time.Time) {
@@ -50,16 +75,18 @@ func (j *job) setState(s string, now time.Time) {
 	}
 }
 
-func (j *job) finish(now time.Time, err error, cause error) {
+// finish records how the job ended. A job that stopped because it was
+// asked to (cancel, shutdown) is cancelled, with that reason.
+func (j *job) finish(now time.Time, err error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.ended = now
 	switch {
 	case err == nil:
 		j.state = Done
-	case cause == errCancelled:
+	case j.why != nil:
 		j.state = Cancelled
-		j.err = errCancelled
+		j.err = j.why
 	default:
 		j.state = Failed
 		j.err = err

@@ -100,6 +100,13 @@ func (t *target) end(now time.Time, err error) {
 	t.lastOK = now
 }
 
+// stopped records a run stopped at a committed point on request.
+func (t *target) stopped() {
+	t.mu.Lock()
+	t.state = "idle"
+	t.mu.Unlock()
+}
+
 // snapshot is a target's status at one moment.
 type targetSnapshot struct {
 	name, addr, state            string

@@ -134,7 +134,10 @@ func (e *Engine) ventiprog(ctx context.Context, j *job, c ctl.Ventiprog) error {
 		return err
 	}
 	if !c.DryRun {
-		if err := flush(ctx, src); err != nil {
+		fctx, fcancel := untilStop(ctx, j.stop)
+		err := flush(fctx, src)
+		fcancel()
+		if err != nil {
 			return err
 		}
 	}
@@ -162,6 +165,8 @@ func (e *Engine) ventiprog(ctx context.Context, j *job, c ctl.Ventiprog) error {
 func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t *target, dry bool) error {
 	select {
 	case t.run <- struct{}{}:
+	case <-j.stop:
+		return arena.ErrStopped
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
@@ -172,6 +177,7 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 	}
 	opts := arena.CopyOptions{
 		DryRun: dry,
+		Stop:   j.stop,
 		Logf:   func(f string, a ...any) { e.event("target %s: "+f, append([]any{t.name}, a...)...) },
 	}
 	if dry {
@@ -200,7 +206,12 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 		return nil
 	}
 	var st arena.CopyStats
-	conn, err := venti.Dial(ctx, t.addr)
+	dctx, dcancel := untilStop(ctx, j.stop)
+	conn, err := venti.Dial(dctx, t.addr)
+	dcancel()
+	if err != nil && j.stopCause() != nil {
+		err = arena.ErrStopped
+	}
 	if err == nil {
 		var next arena.Cursor
 		next, st, err = arena.CopyArenas(ctx, parts, cur, conn, opts)
@@ -212,6 +223,11 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 		name, off = a.Name, cur[a.Name].Offset
 	}
 	j.addResult(fmt.Sprintf("%s: arenas %d clumps %d bytes %d end %s %#x", t.name, st.Arenas, st.Clumps, st.Bytes, name, off))
+	if errors.Is(err, arena.ErrStopped) {
+		t.stopped()
+		e.event("target %s: stopped at %s %#x", t.name, name, off)
+		return err
+	}
 	t.end(e.opts.Now(), err)
 	if err != nil {
 		e.event("target %s: %v", t.name, err)
@@ -219,4 +235,21 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 		e.event("target %s: arenas %d clumps %d bytes %d", t.name, st.Arenas, st.Clumps, st.Bytes)
 	}
 	return err
+}
+
+// untilStop returns a context that is also cancelled when stop closes,
+// for the steps of a job that are not stopped at a committed point
+// (dialing, waiting). The returned func releases it.
+func untilStop(ctx context.Context, stop <-chan struct{}) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+		close(done)
+	}()
+	return ctx, func() { cancel(); <-done }
 }

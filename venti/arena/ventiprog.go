@@ -40,7 +40,15 @@ type CopyOptions struct {
 	Progress func(Progress)
 	// Logf reports corrupt clumps; nil discards.
 	Logf func(format string, args ...any)
+	// Stop, when closed, ends the copy cleanly: the writes in flight
+	// finish, the target is synced and the cursor reached is committed,
+	// and CopyArenas returns ErrStopped. Cancelling ctx instead abandons
+	// what is in flight and keeps the last commit.
+	Stop <-chan struct{}
 }
+
+// ErrStopped is returned by CopyArenas when opts.Stop was closed.
+var ErrStopped = errors.New("stopped")
 
 // Progress is CopyArenas' position.
 type Progress struct {
@@ -87,6 +95,14 @@ func CopyArenas(ctx context.Context, parts []*Partition, cur Cursor, dst Target,
 	c := &copier{dst: dst, opts: opts, next: cur.Clone(), committed: cur.Clone()}
 	for _, p := range parts {
 		for _, a := range p.Arenas {
+			if c.stopped() {
+				if c.dirty && !opts.DryRun {
+					if err := c.commit(ctx); err != nil {
+						return c.committed, c.stats, err
+					}
+				}
+				return c.committed, c.stats, ErrStopped
+			}
 			if err := c.arena(ctx, a); err != nil {
 				return c.committed, c.stats, err
 			}
@@ -111,6 +127,15 @@ type copier struct {
 	committed Cursor // the last cursor handed to Commit
 	dirty     bool   // next differs from committed
 	stats     CopyStats
+}
+
+func (c *copier) stopped() bool {
+	select {
+	case <-c.opts.Stop:
+		return true
+	default:
+		return false
+	}
 }
 
 func (c *copier) logf(format string, args ...any) {
@@ -254,7 +279,12 @@ func (c *copier) send(ctx context.Context, a *Arena, from int64) error {
 	}
 	sinceCheck := int64(0)
 	sent := false
+	stopAt := int64(-1) // where a stop left off
 	end, err := a.Scan(ctx, from, func(cl *Clump) error {
+		if c.stopped() {
+			stopAt = cl.Offset
+			return ErrStopped
+		}
 		if sinceCheck >= c.opts.Checkpoint {
 			if err := drain(); err != nil {
 				return err
@@ -295,8 +325,18 @@ func (c *copier) send(ctx context.Context, a *Arena, from int64) error {
 		c.progress(a.Name, c.stats.Offset)
 		return nil
 	})
-	if werr := drain(); err == nil {
+	if werr := drain(); err == nil || (errors.Is(err, ErrStopped) && werr != nil) {
 		err = werr
+	}
+	if errors.Is(err, ErrStopped) {
+		// Everything before stopAt was sent and answered: commit it.
+		c.next[a.Name] = Position{Offset: stopAt}
+		c.dirty = true
+		if err := c.commit(ctx); err != nil {
+			return fmt.Errorf("arena %s: %w", a.Name, err)
+		}
+		c.progress(a.Name, stopAt)
+		return ErrStopped
 	}
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && errors.Is(err, context.Canceled) {

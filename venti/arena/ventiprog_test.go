@@ -309,3 +309,41 @@ func TestCopyArenasLarge(t *testing.T) {
 		t.Errorf("second copy: %+v %v %v", st, cur, err)
 	}
 }
+
+// TestCopyArenasStop: closing Stop ends a copy cleanly: what was sent is
+// synced and committed, and everything below the cursor is there.
+func TestCopyArenasStop(t *testing.T) {
+	p, _ := fixturePart(t)
+	dst := ventitest.NewMemStore()
+	stop := make(chan struct{})
+	var once bool
+	cur, _, err := CopyArenas(context.Background(), []*Partition{p}, nil, dst, CopyOptions{
+		Progress: func(pr Progress) {
+			if pr.Clumps >= 600 && !once {
+				once = true
+				close(stop)
+			}
+		},
+		Stop: stop,
+	})
+	if !errors.Is(err, ErrStopped) {
+		t.Fatalf("err %v", err)
+	}
+	off := cur["arenas01"].Offset
+	if !cur["arenas00"].Done || off == 0 {
+		t.Fatalf("cursor %v", cur)
+	}
+	n := 0
+	p.Arena("arenas01").Scan(context.Background(), 0, func(cl *Clump) error {
+		if cl.Offset < off {
+			n++
+			if !dst.Has(cl.Score, cl.Type) {
+				t.Errorf("clump %#x below the cursor missing", cl.Offset)
+			}
+		}
+		return nil
+	})
+	if n < 600-520 || dst.Syncs() == 0 {
+		t.Errorf("%d clumps of arenas01 below the cursor, %d syncs", n, dst.Syncs())
+	}
+}
