@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -102,6 +103,10 @@ func New(opts Options) (*Engine, error) {
 	}
 	for _, t := range e.targets {
 		e.loadCursor(t)
+	}
+	if err := e.loadJobs(); err != nil {
+		scores.Close()
+		return nil, err
 	}
 	e.event("replfs started")
 	return e, nil
@@ -306,6 +311,7 @@ func (e *Engine) startLocked(cmd string, fn func(ctx context.Context, j *job) er
 		err := fn(ctx, j)
 		cancel(nil)
 		j.finish(e.opts.Now(), err)
+		e.saveJob(j)
 		if err != nil {
 			e.event("job %d %s: %v", j.id, j.state, err)
 		} else {
@@ -315,7 +321,8 @@ func (e *Engine) startLocked(cmd string, fn func(ctx context.Context, j *job) er
 	return j
 }
 
-// trimJobs drops the oldest finished jobs past maxFinished; e.mu is held.
+// trimJobs drops the oldest finished jobs past maxFinished, and their
+// saved files; e.mu is held.
 func (e *Engine) trimJobs() {
 	n := 0
 	for _, j := range e.jobs {
@@ -330,6 +337,9 @@ func (e *Engine) trimJobs() {
 	for _, j := range e.jobs {
 		if n > maxFinished && j.finished() {
 			n--
+			p := filepath.Join(e.jobsDir(), strconv.Itoa(j.id))
+			os.Remove(p)
+			os.Remove(p + ".report")
 			continue
 		}
 		keep = append(keep, j)

@@ -175,3 +175,27 @@ func TestEngineCancel(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestJobHistory: finished jobs, and the numbering, survive a restart.
+func TestJobHistory(t *testing.T) {
+	state := t.TempDir()
+	e := newEngine(t, state)
+	ctx := context.Background()
+	a, _ := ventitest.NewServer(t)
+	e.Exec(ctx, "target one "+a)
+	e.Exec(ctx, "ventiprog -n")
+	wait(t, e, 1)
+	before, _ := e.JobStatus(1)
+	e.Close()
+	e = newEngine(t, state)
+	if got, ok := e.JobStatus(1); !ok || got != before {
+		t.Errorf("job 1 after restart: %q, want %q", got, before)
+	}
+	e.Exec(ctx, "ventiprog -n")
+	if ids := e.Jobs(); len(ids) != 2 || ids[1] != 2 {
+		t.Errorf("jobs %v", ids)
+	}
+	if js, _ := e.JobStatus(1); !strings.Contains(js, "result one: would send arenas 2 clumps 941 bytes 6870104\n") {
+		t.Errorf("dry run result:\n%s", js)
+	}
+}

@@ -42,6 +42,12 @@ type job struct {
 	report  []string // the full report (verify)
 	err     error
 	why     error // why stop was closed
+
+	// A job finished before replfs last started is only its saved
+	// status and report.
+	saved       bool
+	savedStatus string
+	savedReport string
 }
 
 // graceTime is how long a job asked to stop may take before it is
@@ -116,6 +122,9 @@ func (j *job) finished() bool {
 func (j *job) status() string {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.saved {
+		return j.savedStatus
+	}
 	var b strings.Builder
 	kv := func(k string, v any) { fmt.Fprintf(&b, "%s %v\n", k, v) }
 	kv("state", j.state)
@@ -137,6 +146,9 @@ func (j *job) status() string {
 func (j *job) reportText() string {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.saved {
+		return j.savedReport
+	}
 	if len(j.report) == 0 {
 		return ""
 	}
