@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"regexp"
 	"testing"
+
+	"replfs/venti"
 )
 
 func TestTokenize(t *testing.T) {
@@ -39,6 +41,8 @@ func TestTokenize(t *testing.T) {
 	}
 }
 
+var sc1c94, _ = venti.ParseScore("1c94de5d65de1a7370e6f1dc43e345c0ea721fab")
+
 func TestParse(t *testing.T) {
 	for _, tt := range []struct {
 		in   string
@@ -59,7 +63,17 @@ func TestParse(t *testing.T) {
 		{"source -H", nil, "usage: source [-H httpaddr] addr partition... | source -d"},
 		{"ventiprog", Ventiprog{}, ""},
 		{"ventiprog -n backup tcp!other!17034", Ventiprog{DryRun: true, Targets: []string{"backup", "tcp!other!17034"}}, ""},
-		{"ventiprog -q", nil, "usage: ventiprog [-n] [target ...]"},
+		{"ventiprog -x", nil, "usage: ventiprog [-nq] [target ...]"},
+		{"ventiprog -q backup", Ventiprog{Quick: true, Targets: []string{"backup"}}, ""},
+		{"copy local backup vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab", Copy{Src: "local", Dst: "backup", Scores: []venti.Score{sc1c94}}, ""},
+		{"copy -f -w 16 tcp!a!1 backup 1c94de5d65de1a7370e6f1dc43e345c0ea721fab", Copy{Fast: true, Window: 16, Src: "tcp!a!1", Dst: "backup", Scores: []venti.Score{sc1c94}}, ""},
+		{"copy local backup", nil, "usage: copy [-f] [-w window] src dst score..."},
+		{"copy -w 0 a b vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab", nil, `copy: bad window "0"`},
+		{"copy a b vac:xyz", nil, `copy: bad score "vac:xyz"`},
+		{"copy a!b!c!d b vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab", nil, `copy: bad venti "a!b!c!d"`},
+		{"verify backup", Verify{Target: "backup"}, ""},
+		{"verify -r local vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab", Verify{ReadAll: true, Target: "local", Scores: []venti.Score{sc1c94}}, ""},
+		{"verify", nil, "usage: verify [-r] target [score...]"},
 		{"ventiprog x!y!z!w", nil, `ventiprog: bad target "x!y!z!w"`},
 		{"cancel 3", Cancel{Job: 3}, ""},
 		{"cancel x", nil, "usage: cancel job"},

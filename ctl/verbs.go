@@ -15,12 +15,16 @@ var Verbs = []Verb{
 	{"source", usageSource, parseSource},
 	{"ventiprog", usageVentiprog, parseVentiprog},
 	{"cancel", usageCancel, parseCancel},
+	{"copy", usageCopy, parseCopy},
+	{"verify", usageVerify, parseVerify},
 }
 
 const (
 	usageTarget    = "target name addr | target -d name"
 	usageSource    = "source [-H httpaddr] addr partition... | source -d"
-	usageVentiprog = "ventiprog [-n] [target ...]"
+	usageVentiprog = "ventiprog [-nq] [target ...]"
+	usageCopy      = "copy [-f] [-w window] src dst score..."
+	usageVerify    = "verify [-r] target [score...]"
 	usageCancel    = "cancel job"
 )
 
@@ -123,9 +127,10 @@ func parseSource(args []string) (Cmd, error) {
 }
 
 // Ventiprog copies new arena data to targets (names or dial strings;
-// none means all).
+// none means all). Quick copies only the trees of the recorded roots.
 type Ventiprog struct {
 	DryRun  bool
+	Quick   bool
 	Targets []string
 }
 
@@ -135,11 +140,14 @@ func (c Ventiprog) String() string {
 	if c.DryRun {
 		f = append(f, "-n")
 	}
+	if c.Quick {
+		f = append(f, "-q")
+	}
 	return join(append(f, c.Targets...)...)
 }
 
 func parseVentiprog(args []string) (Cmd, error) {
-	set, _, args, err := flags(usageVentiprog, args, "n", "")
+	set, _, args, err := flags(usageVentiprog, args, "nq", "")
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +161,7 @@ func parseVentiprog(args []string) (Cmd, error) {
 	if len(args) == 0 {
 		args = nil
 	}
-	return Ventiprog{DryRun: set['n'], Targets: args}, nil
+	return Ventiprog{DryRun: set['n'], Quick: set['q'], Targets: args}, nil
 }
 
 // Cancel stops a job.
@@ -171,4 +179,117 @@ func parseCancel(args []string) (Cmd, error) {
 		return nil, usage(usageCancel)
 	}
 	return Cancel{Job: n}, nil
+}
+
+// Copy copies the trees under root scores from one venti to another.
+// Src and Dst are target names, "local", or dial strings.
+type Copy struct {
+	Fast   bool
+	Window int // 0: the default
+	Src    string
+	Dst    string
+	Scores []venti.Score
+}
+
+func (Copy) Verb() string { return "copy" }
+func (c Copy) String() string {
+	f := []string{"copy"}
+	if c.Fast {
+		f = append(f, "-f")
+	}
+	if c.Window > 0 {
+		f = append(f, "-w", strconv.Itoa(c.Window))
+	}
+	f = append(f, c.Src, c.Dst)
+	for _, s := range c.Scores {
+		f = append(f, "vac:"+s.String())
+	}
+	return join(f...)
+}
+
+func parseCopy(args []string) (Cmd, error) {
+	set, vals, args, err := flags(usageCopy, args, "f", "w")
+	if err != nil {
+		return nil, err
+	}
+	if len(args) < 3 {
+		return nil, usage(usageCopy)
+	}
+	c := Copy{Fast: set['f'], Src: args[0], Dst: args[1]}
+	if set['w'] {
+		if c.Window, err = strconv.Atoi(vals['w']); err != nil || c.Window <= 0 || c.Window > 256 {
+			return nil, fmt.Errorf("copy: bad window %q", vals['w'])
+		}
+	}
+	for _, e := range []string{c.Src, c.Dst} {
+		if err := checkEndpoint("copy", e); err != nil {
+			return nil, err
+		}
+	}
+	if c.Scores, err = parseScores("copy", args[2:]); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Verify checks that a venti holds whole trees: the given roots, or with
+// none every root in the root score log.
+type Verify struct {
+	ReadAll bool
+	Target  string
+	Scores  []venti.Score
+}
+
+func (Verify) Verb() string { return "verify" }
+func (c Verify) String() string {
+	f := []string{"verify"}
+	if c.ReadAll {
+		f = append(f, "-r")
+	}
+	f = append(f, c.Target)
+	for _, s := range c.Scores {
+		f = append(f, "vac:"+s.String())
+	}
+	return join(f...)
+}
+
+func parseVerify(args []string) (Cmd, error) {
+	set, _, args, err := flags(usageVerify, args, "r", "")
+	if err != nil {
+		return nil, err
+	}
+	if len(args) < 1 {
+		return nil, usage(usageVerify)
+	}
+	if err := checkEndpoint("verify", args[0]); err != nil {
+		return nil, err
+	}
+	c := Verify{ReadAll: set['r'], Target: args[0]}
+	if c.Scores, err = parseScores("verify", args[1:]); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkEndpoint accepts a target name, "local", or a dial string.
+func checkEndpoint(verb, s string) error {
+	if s == Local || CheckName(s) == nil {
+		return nil
+	}
+	if _, _, err := venti.ParseDialString(s, "venti"); err != nil {
+		return fmt.Errorf("%s: bad venti %q", verb, s)
+	}
+	return nil
+}
+
+func parseScores(verb string, args []string) ([]venti.Score, error) {
+	var out []venti.Score
+	for _, a := range args {
+		s, err := venti.ParseScore(a)
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad score %q", verb, a)
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }

@@ -194,6 +194,16 @@ func (e *Engine) Exec(ctx context.Context, text string) error {
 			if e.findJob(c.Job) == nil {
 				return fmt.Errorf("no job %d", c.Job)
 			}
+		case ctl.Copy:
+			for _, x := range []string{c.Src, c.Dst} {
+				if x != ctl.Local && ctl.CheckName(x) == nil && !names[x] {
+					return fmt.Errorf("no target %s", x)
+				}
+			}
+		case ctl.Verify:
+			if c.Target != ctl.Local && ctl.CheckName(c.Target) == nil && !names[c.Target] {
+				return fmt.Errorf("no target %s", c.Target)
+			}
 		default:
 			return fmt.Errorf("%s: not implemented", c.Verb())
 		}
@@ -219,7 +229,15 @@ func (e *Engine) Exec(ctx context.Context, text string) error {
 			e.findJob(c.Job).requestStop(errCancelled)
 			e.event("ctl %s", c)
 		case ctl.Ventiprog:
-			e.startLocked(c.String(), func(ctx context.Context, j *job) error { return e.ventiprog(ctx, j, c) })
+			if c.Quick {
+				e.startLocked(c.String(), func(ctx context.Context, j *job) error { return e.quick(ctx, j, c) })
+			} else {
+				e.startLocked(c.String(), func(ctx context.Context, j *job) error { return e.ventiprog(ctx, j, c) })
+			}
+		case ctl.Copy:
+			e.startLocked(c.String(), func(ctx context.Context, j *job) error { return e.copyTrees(ctx, j, c) })
+		case ctl.Verify:
+			e.startLocked(c.String(), func(ctx context.Context, j *job) error { return e.verifyTrees(ctx, j, c) })
 		}
 	}
 	return nil

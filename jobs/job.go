@@ -38,6 +38,8 @@ type job struct {
 	ended   time.Time
 	clumps  int64
 	bytes   int64
+	blocks  int64    // copy, verify: tree blocks done
+	info    []string // "key value" lines a job adds (verify: its probe)
 	results []string // one line per target or root
 	report  []string // the full report (verify)
 	err     error
@@ -105,6 +107,25 @@ func (j *job) addResult(line string) {
 	j.mu.Unlock()
 }
 
+func (j *job) addInfo(line string) {
+	j.mu.Lock()
+	j.info = append(j.info, line)
+	j.mu.Unlock()
+}
+
+func (j *job) addReport(line string) {
+	j.mu.Lock()
+	j.report = append(j.report, line)
+	j.mu.Unlock()
+}
+
+func (j *job) addBlocks(blocks, bytes int64) {
+	j.mu.Lock()
+	j.blocks += blocks
+	j.bytes += bytes
+	j.mu.Unlock()
+}
+
 func (j *job) addProgress(clumps, bytes int64) {
 	j.mu.Lock()
 	j.clumps += clumps
@@ -134,6 +155,21 @@ func (j *job) status() string {
 	kv("ended", stamp(j.ended))
 	kv("clumps", j.clumps)
 	kv("bytes", j.bytes)
+	kv("blocks", j.blocks)
+	rate := int64(0)
+	if !j.started.IsZero() {
+		end := j.ended
+		if end.IsZero() {
+			end = time.Now()
+		}
+		if d := end.Sub(j.started).Seconds(); d > 0 {
+			rate = int64(float64(j.bytes) / d)
+		}
+	}
+	kv("rate", rate)
+	for _, l := range j.info {
+		b.WriteString(l + "\n")
+	}
 	for _, r := range j.results {
 		kv("result", r)
 	}

@@ -65,3 +65,13 @@ var (
 func errReadTooSmall(asked, need int) error {
 	return fmt.Errorf("read too small: asked for %d need at least %d", asked, need)
 }
+
+// IsCorrupt reports whether err says data failed a check, here
+// (ErrCorrupt) or on a server, whose Rerror text says so.
+func IsCorrupt(err error) bool {
+	if errors.Is(err, ErrCorrupt) {
+		return true
+	}
+	var se ServerError
+	return errors.As(err, &se) && (strings.Contains(string(se), "corrupt") || strings.Contains(string(se), "mismatched score"))
+}

@@ -83,3 +83,24 @@ func (x *index) grow() {
 
 // bytes returns the memory the table holds.
 func (x *index) bytes() int { return len(x.slots) * 16 }
+
+// entryBad marks an entry whose clump failed its checks: its key then
+// matches no lookup, so the block reads as absent and a new write of it
+// is stored afresh. The slot stays taken, keeping probe chains intact.
+const entryBad = 0x80
+
+// markBad marks the entry for (s, dtype) at addr.
+func (x *index) markBad(s venti.Score, dtype uint8, addr uint64) {
+	k := ikey(s, dtype)
+	mask := uint64(len(x.slots) - 1)
+	for i := (k >> 8) & mask; ; i = (i + 1) & mask {
+		e := &x.slots[i]
+		if e.key == 0 {
+			return
+		}
+		if e.key == k && e.loc>>16 == addr {
+			e.key |= entryBad
+			return
+		}
+	}
+}

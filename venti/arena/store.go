@@ -326,6 +326,7 @@ func (s *Store) Read(ctx context.Context, score venti.Score, t venti.Type, max i
 	if data != nil {
 		return data, nil
 	}
+	var bad error // a damaged copy; another may be good
 	for _, c := range cands {
 		b := make([]byte, ClumpSize+int(c.size))
 		if _, err := c.a.f.ReadAt(b, c.a.Base()+c.off); err != nil {
@@ -340,9 +341,18 @@ func (s *Store) Read(ctx context.Context, score venti.Score, t venti.Type, max i
 		}
 		data, err := decodeClump(h, b[ClumpSize:])
 		if err != nil {
-			return nil, c.a.errorf("clump %#x: %w", c.off, err)
+			// Forget it: the block now reads as absent, and writing it
+			// again stores a good copy.
+			s.mu.Lock()
+			s.idx.markBad(score, dt, c.a.addr+uint64(c.off))
+			s.mu.Unlock()
+			bad = c.a.errorf("clump %#x: %w", c.off, err)
+			continue
 		}
 		return data, nil
+	}
+	if bad != nil {
+		return nil, bad
 	}
 	return nil, venti.NotFound(score, t)
 }

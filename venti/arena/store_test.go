@@ -255,6 +255,17 @@ func TestStoreCorruptRead(t *testing.T) {
 	if !errors.Is(err, venti.ErrCorrupt) || err.Error() != fmt.Sprintf("arena arenas00: clump 0x0: corrupt data: mismatched score: want %v got %v", sc, venti.Sum(func() []byte { b := block(1, 5000); copy(b[100:], "XXXX"); return b }())) {
 		t.Errorf("corrupt read: %v", err)
 	}
+	// The damaged clump is forgotten: the block reads as absent, and
+	// writing it again stores a good copy.
+	if _, err := s.Read(ctx, sc, venti.DataType, 8192); !venti.IsNotFound(err) {
+		t.Errorf("read after damage found: %v", err)
+	}
+	if _, err := s.Write(ctx, venti.DataType, block(1, 5000)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Read(ctx, sc, venti.DataType, 8192); err != nil || !bytes.Equal(got, block(1, 5000)) {
+		t.Errorf("read after rewrite: %v", err)
+	}
 }
 
 // TestIndexMemory: the index stays within 64 bytes a clump however it
