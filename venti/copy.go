@@ -58,6 +58,7 @@ type tree struct {
 	probe   BlockReader // what Fast asks
 	verify  bool
 	seen    *scoreSet
+	bad     *scoreSet // verify: blocks reported, so each is named once
 	slots   chan struct{} // leaf operations in flight
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
@@ -74,7 +75,8 @@ func newTree(ctx context.Context, opts TreeOptions) *tree {
 	if opts.Remember <= 0 {
 		opts.Remember = 1 << 20
 	}
-	t := &tree{opts: opts, seen: newScoreSet(opts.Remember), slots: make(chan struct{}, opts.Window)}
+	t := &tree{opts: opts, seen: newScoreSet(opts.Remember), bad: newScoreSet(opts.Remember),
+		slots: make(chan struct{}, opts.Window)}
 	t.ctx, t.cancel = context.WithCancelCause(ctx)
 	return t
 }
@@ -149,6 +151,9 @@ func (t *tree) problem(r blockRef, err error) error {
 	if !t.verify {
 		return fmt.Errorf("%s: %w", r.path, err)
 	}
+	if t.bad.has(r.score, r.typ) {
+		return nil // named already, under its first path
+	}
 	switch {
 	case IsNotFound(err):
 		t.count(func(s *TreeStats) { s.Missing++; s.Blocks++ })
@@ -157,6 +162,7 @@ func (t *tree) problem(r blockRef, err error) error {
 	default:
 		return fmt.Errorf("%s: %w", r.path, err)
 	}
+	t.bad.add(r.score, r.typ)
 	if t.opts.Report != nil {
 		t.opts.Report(r.path, r.score, r.typ, err)
 	}
@@ -170,7 +176,7 @@ func (t *tree) interior(r blockRef) error {
 	if err := t.err(); err != nil {
 		return err
 	}
-	if t.seen.has(r.score, r.typ) {
+	if t.seen.has(r.score, r.typ) || t.bad.has(r.score, r.typ) {
 		return nil
 	}
 	if t.opts.Fast && !t.verify {
@@ -197,8 +203,11 @@ func (t *tree) interior(r blockRef) error {
 			return err
 		}
 	}
+	// Leaves run at once; what verify finds wrong with them is named
+	// afterwards, in order, so the path given is the first in the tree.
 	var leaves sync.WaitGroup
-	for _, c := range kids {
+	found := make([]error, len(kids))
+	for i, c := range kids {
 		if !c.leaf() {
 			if err := t.interior(c); err != nil {
 				leaves.Wait()
@@ -206,6 +215,14 @@ func (t *tree) interior(r blockRef) error {
 			}
 			continue
 		}
+		// Claim the leaf here, in tree order, so a block named twice is
+		// handled once and counts are the same every run. The parent is
+		// written only after every leaf it names is done, so a later
+		// parent that finds a leaf claimed finds it written.
+		if t.seen.has(c.score, c.typ) || t.bad.has(c.score, c.typ) {
+			continue
+		}
+		t.seen.add(c.score, c.typ)
 		select {
 		case t.slots <- struct{}{}:
 		case <-t.ctx.Done():
@@ -215,13 +232,24 @@ func (t *tree) interior(r blockRef) error {
 		leaves.Go(func() {
 			defer func() { <-t.slots }()
 			if err := t.leaf(c); err != nil {
-				t.fail(err)
+				if t.verify && (IsNotFound(err) || IsCorrupt(err)) {
+					found[i] = err
+				} else {
+					t.fail(err)
+				}
 			}
 		})
 	}
 	leaves.Wait()
 	if err := t.err(); err != nil {
 		return err
+	}
+	for i, err := range found {
+		if err != nil {
+			if err := t.problem(kids[i], err); err != nil {
+				return err
+			}
+		}
 	}
 	// Everything below is written: now the block itself.
 	if !t.verify {
@@ -236,18 +264,14 @@ func (t *tree) interior(r blockRef) error {
 
 // leaf handles a data block: copy it, or check it.
 func (t *tree) leaf(r blockRef) error {
-	if t.seen.has(r.score, r.typ) {
-		return nil
-	}
 	if t.verify && !t.opts.ReadAll {
 		ok, err := Has(t.ctx, t.src, r.score, r.typ)
 		if err != nil {
-			return t.problem(r, err)
+			return err
 		}
 		if !ok {
-			return t.problem(r, NotFound(r.score, r.typ))
+			return NotFound(r.score, r.typ)
 		}
-		t.seen.add(r.score, r.typ)
 		t.count(func(s *TreeStats) { s.Blocks++ })
 		return nil
 	}
@@ -257,21 +281,22 @@ func (t *tree) leaf(r blockRef) error {
 			return fmt.Errorf("%s: %w", r.path, err)
 		}
 		if ok {
-			t.seen.add(r.score, r.typ)
 			t.count(func(s *TreeStats) { s.Skipped++ })
 			return nil
 		}
 	}
 	data, err := t.src.Read(t.ctx, r.score, r.typ, r.size())
 	if err != nil {
-		return t.problem(r, err)
+		if t.verify {
+			return err
+		}
+		return fmt.Errorf("%s: %w", r.path, err)
 	}
 	if !t.verify {
 		if err := t.write(r, data); err != nil {
 			return err
 		}
 	}
-	t.seen.add(r.score, r.typ)
 	t.count(func(s *TreeStats) { s.Blocks++; s.Bytes += int64(len(data)) })
 	return nil
 }
