@@ -323,6 +323,7 @@ func (e *Engine) startLocked(cmd string, fn func(ctx context.Context, j *job) er
 	e.nextID++
 	e.jobs = append(e.jobs, j)
 	e.trimJobs()
+	e.saveJob(j) // so a job cut short by a crash is still listed
 	e.event("job %d: %s", j.id, cmd)
 	e.wg.Go(func() {
 		j.setState(Running, e.opts.Now())

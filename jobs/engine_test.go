@@ -199,3 +199,20 @@ func TestJobHistory(t *testing.T) {
 		t.Errorf("dry run result:\n%s", js)
 	}
 }
+
+// TestJobCutShort: a job saved as running when replfs stopped without
+// ending it comes back failed, and its number is not reused.
+func TestJobCutShort(t *testing.T) {
+	state := t.TempDir()
+	os.MkdirAll(filepath.Join(state, "jobs"), 0700)
+	os.WriteFile(filepath.Join(state, "jobs", "7"), []byte("state running\ncmd ventiprog\n"), 0600)
+	e := newEngine(t, state)
+	st, ok := e.JobStatus(7)
+	if !ok || st != "state failed\ncmd ventiprog\nerror replfs stopped before the job ended\n" {
+		t.Errorf("job 7: %q", st)
+	}
+	e.Exec(context.Background(), "verify tcp!127.0.0.1!1 vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab")
+	if ids := e.Jobs(); ids[len(ids)-1] != 8 {
+		t.Errorf("jobs %v", ids)
+	}
+}

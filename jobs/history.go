@@ -62,6 +62,13 @@ func (e *Engine) loadJobs() error {
 		}
 		rep, _ := os.ReadFile(path + ".report")
 		state := strings.TrimPrefix(strings.SplitN(string(st), "\n", 2)[0], "state ")
+		if state != Done && state != Failed && state != Cancelled {
+			// It was running when replfs stopped without ending it.
+			state = Failed
+			rest := strings.SplitN(string(st), "\n", 2)[1]
+			st = []byte("state failed\n" + rest + "error replfs stopped before the job ended\n")
+			arena.WriteFileAtomic(path, st)
+		}
 		e.jobs = append(e.jobs, &job{id: id, state: state, saved: true, savedStatus: string(st), savedReport: string(rep),
 			cancel: func(error) {}, stop: make(chan struct{})})
 	}

@@ -141,3 +141,23 @@ func writeBlocks(t testing.TB, addr string, seed uint64, n int) {
 	}
 	c.Close()
 }
+
+// listDir returns the names in a directory, blank separated, in the
+// server's order.
+func listDir(t testing.TB, fs *client.Fsys, name string) string {
+	t.Helper()
+	f, err := fs.Open(name, plan9.OREAD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dirs, err := f.Dirreadall()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range dirs {
+		names = append(names, d.Name)
+	}
+	return strings.Join(names, " ")
+}

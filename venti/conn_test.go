@@ -144,3 +144,32 @@ func TestWriteScore(t *testing.T) {
 		t.Errorf("wrong score: %v", err)
 	}
 }
+
+// TestCopyTreeNetwork copies a generated tree between two of our
+// servers over TCP, checks it, and checks that -f after a full copy
+// skips at the top.
+func TestCopyTreeNetwork(t *testing.T) {
+	ctx := context.Background()
+	srcAddr, srcStore := ventitest.NewServer(t)
+	dstAddr, dstStore := ventitest.NewServer(t)
+	root, err := ventitest.MakeTree(ctx, srcStore, 8, 300000, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, dst := dial(t, srcAddr), dial(t, dstAddr)
+	st, err := venti.CopyTree(ctx, src, dst, root, venti.TreeOptions{Window: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dstStore.Len() != srcStore.Len() {
+		t.Errorf("copied %d blocks (%+v), source has %d", dstStore.Len(), st, srcStore.Len())
+	}
+	vs, err := venti.VerifyTree(ctx, dst, root, venti.TreeOptions{ReadAll: true})
+	if err != nil || vs.Missing != 0 || vs.Corrupt != 0 || vs.Blocks != int64(srcStore.Len()) {
+		t.Errorf("verify: %+v %v (source has %d)", vs, err, srcStore.Len())
+	}
+	st, err = venti.CopyTree(ctx, src, dst, root, venti.TreeOptions{Fast: true})
+	if err != nil || st.Skipped != 1 || st.Blocks != 0 {
+		t.Errorf("copy -f of a complete tree: %+v %v", st, err)
+	}
+}
