@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 )
@@ -15,7 +16,9 @@ type BlockWriter interface {
 
 // TreeOptions control CopyTree and VerifyTree. The zero value is ready.
 type TreeOptions struct {
-	// Window is how many blocks are read and written at once; default 64.
+	// Window is how many blocks are read and written at once; default
+	// 256: a leaf's read and write are one after the other, so it takes
+	// more than ventiprog's window to keep a target busy.
 	Window int
 	// Fast (copy -f) skips every subtree whose top the destination
 	// already has. That is safe because CopyTree writes children before
@@ -46,36 +49,58 @@ type TreeStats struct {
 	Corrupt int64 // verify: blocks that failed a check
 }
 
-// A tree runs one copy or verify: interior blocks (roots, directories,
-// pointer blocks) are read in order, one level at a time, while the
-// leaves below each are handled Window at a time, so the round trips
-// overlap; a parent is written only after every block below it has been
-// written and acknowledged.
+// A tree runs one copy or verify. One goroutine walks the tree in
+// order, reading the blocks that name others; data blocks are handled
+// Window at a time. Each block is a node counting what it waits for:
+// its children, and for a copy, once they are all written and
+// acknowledged, its own write. A node done tells every node waiting on
+// it, so parents are written only after everything below them, without
+// holding up the walk.
 type tree struct {
 	opts    TreeOptions
 	src     BlockReader // copy: the source; verify: the target
 	dst     BlockWriter // copy only
 	probe   BlockReader // what Fast asks
 	verify  bool
-	seen    *scoreSet
-	bad     *scoreSet // verify: blocks reported, so each is named once
-	slots   chan struct{} // leaf operations in flight
+	writeSc func(ctx context.Context, t Type, data []byte, s Score) error
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
-	mu      sync.Mutex // protects stats
-	stats   TreeStats
+	slots   chan struct{} // operations in flight
+	ops     sync.WaitGroup
 	failed  atomic.Bool
-	writeSc func(ctx context.Context, t Type, data []byte, s Score) error
+	seq     int64 // tree order of claims; the walking goroutine's
+
+	mu       sync.Mutex // protects following
+	seen     *scoreSet  // blocks done
+	inflight map[setKey]*node
+	stats    TreeStats
+	found    []finding // verify: what is wrong, reported at the end
+}
+
+// A node is a block claimed and not yet done.
+type node struct {
+	ref     blockRef
+	seq     int64
+	data    []byte        // interior blocks, for the copy's write
+	pending atomic.Int32  // children not done, plus one while it is walked
+	waiters []*node       // parents to tell; under tree.mu
+	done    chan struct{} // closed when done (the root's is waited for)
+}
+
+type finding struct {
+	seq int64
+	ref blockRef
+	err error
 }
 
 func newTree(ctx context.Context, opts TreeOptions) *tree {
 	if opts.Window <= 0 {
-		opts.Window = 64
+		opts.Window = 256
 	}
 	if opts.Remember <= 0 {
 		opts.Remember = 1 << 20
 	}
-	t := &tree{opts: opts, seen: newScoreSet(opts.Remember), bad: newScoreSet(opts.Remember),
+	t := &tree{opts: opts, seen: newScoreSet(opts.Remember), inflight: map[setKey]*node{},
 		slots: make(chan struct{}, opts.Window)}
 	t.ctx, t.cancel = context.WithCancelCause(ctx)
 	return t
@@ -123,156 +148,169 @@ func CopyTree(ctx context.Context, src BlockReader, dst BlockWriter, score Score
 	}); ok {
 		t.writeSc = sw.WriteScore
 	}
-	err := t.interior(rootRef(score, "vac:"+score.String()))
-	if e := t.err(); err == nil && e != nil {
-		err = e
-	}
-	return t.stats, err
+	return t.run(score)
 }
 
 // VerifyTree checks that r holds the whole tree under the root score,
-// reporting each missing or corrupt block (with its path) to
-// opts.Report and going on. The error is for a failure to check (a
-// broken connection), not for what is missing.
+// reporting each missing or corrupt block (with the path by which the
+// walk first met it) to opts.Report, in tree order, and going on. The
+// error is for a failure to check (a broken connection), not for what
+// is missing.
 func VerifyTree(ctx context.Context, r BlockReader, score Score, opts TreeOptions) (TreeStats, error) {
 	t := newTree(ctx, opts)
 	defer t.cancel(nil)
 	t.src, t.verify = r, true
-	err := t.interior(rootRef(score, "vac:"+score.String()))
-	if e := t.err(); err == nil && e != nil {
-		err = e
-	}
-	return t.stats, err
+	return t.run(score)
 }
 
-// problem records a missing or corrupt block found by verify; anything
-// else stops the tree.
-func (t *tree) problem(r blockRef, err error) error {
-	if !t.verify {
-		return fmt.Errorf("%s: %w", r.path, err)
+func (t *tree) run(score Score) (TreeStats, error) {
+	top := &node{done: make(chan struct{})}
+	top.pending.Store(1)
+	err := t.claim(rootRef(score, "vac:"+score.String()), top)
+	t.finish(top) // the walk is over
+	if err != nil {
+		t.fail(err)
 	}
-	if t.bad.has(r.score, r.typ) {
-		return nil // named already, under its first path
+	select {
+	case <-top.done:
+	case <-t.ctx.Done():
 	}
-	switch {
-	case IsNotFound(err):
-		t.count(func(s *TreeStats) { s.Missing++; s.Blocks++ })
-	case IsCorrupt(err):
-		t.count(func(s *TreeStats) { s.Corrupt++; s.Blocks++ })
-	default:
-		return fmt.Errorf("%s: %w", r.path, err)
+	t.ops.Wait()
+	if err := t.err(); err != nil {
+		return t.stats, err
 	}
-	t.bad.add(r.score, r.typ)
-	if t.opts.Report != nil {
-		t.opts.Report(r.path, r.score, r.typ, err)
+	// Name what is wrong, in tree order, each block once.
+	sort.Slice(t.found, func(i, j int) bool { return t.found[i].seq < t.found[j].seq })
+	named := map[setKey]bool{}
+	for _, f := range t.found {
+		k := keyFor(f.ref.score, f.ref.typ)
+		if named[k] {
+			continue
+		}
+		named[k] = true
+		if IsNotFound(f.err) {
+			t.stats.Missing++
+		} else {
+			t.stats.Corrupt++
+		}
+		t.stats.Blocks++
+		if t.opts.Report != nil {
+			t.opts.Report(f.ref.path, f.ref.score, f.ref.typ, f.err)
+		}
 	}
-	return nil
+	return t.stats, nil
 }
 
-// interior handles a block that names others: read it, handle its
-// children (interior ones in turn, leaves through the slots), then, for
-// a copy, write it.
-func (t *tree) interior(r blockRef) error {
+// claim makes r a child of parent: it returns at once if r is done; if
+// r is under way, parent waits for it too; otherwise it is started.
+// Interior blocks are read and walked here, in order.
+func (t *tree) claim(r blockRef, parent *node) error {
 	if err := t.err(); err != nil {
 		return err
 	}
-	if t.seen.has(r.score, r.typ) || t.bad.has(r.score, r.typ) {
+	k := keyFor(r.score, r.typ)
+	t.mu.Lock()
+	if t.seen.has(r.score, r.typ) {
+		t.mu.Unlock()
 		return nil
 	}
+	parent.pending.Add(1)
+	if n, ok := t.inflight[k]; ok {
+		n.waiters = append(n.waiters, parent)
+		t.mu.Unlock()
+		return nil
+	}
+	t.seq++
+	n := &node{ref: r, seq: t.seq, waiters: []*node{parent}}
+	n.pending.Store(1)
+	t.inflight[k] = n
+	t.mu.Unlock()
+	if r.leaf() {
+		return t.start(func() error { return t.leaf(n) })
+	}
+	return t.interior(n)
+}
+
+// start runs op in a slot.
+func (t *tree) start(op func() error) error {
+	select {
+	case t.slots <- struct{}{}:
+	case <-t.ctx.Done():
+		return t.err()
+	}
+	t.ops.Go(func() {
+		defer func() { <-t.slots }()
+		if err := op(); err != nil {
+			t.fail(err)
+		}
+	})
+	return nil
+}
+
+// wrong records what verify found wrong with n, or stops a copy.
+func (t *tree) wrong(n *node, err error) error {
+	if !t.verify || !(IsNotFound(err) || IsCorrupt(err)) {
+		return fmt.Errorf("%s: %w", n.ref.path, err)
+	}
+	t.mu.Lock()
+	t.found = append(t.found, finding{n.seq, n.ref, err})
+	t.mu.Unlock()
+	t.finish(n) // nothing below it can be checked
+	return nil
+}
+
+// interior reads n, claims its children, and lets n finish once they
+// have.
+func (t *tree) interior(n *node) error {
+	r := n.ref
 	if t.opts.Fast && !t.verify {
 		ok, err := Has(t.ctx, t.probe, r.score, r.typ)
 		if err != nil {
 			return fmt.Errorf("%s: %w", r.path, err)
 		}
 		if ok {
-			t.seen.add(r.score, r.typ)
 			t.count(func(s *TreeStats) { s.Skipped++ })
+			t.finish(n)
 			return nil
 		}
 	}
 	data, err := t.src.Read(t.ctx, r.score, r.typ, r.size())
 	if err != nil {
-		return t.problem(r, err)
+		return t.wrong(n, err)
 	}
 	kids, bad, err := children(r, data)
 	if err != nil {
-		return t.problem(r, fmt.Errorf("%w: %v", ErrCorrupt, err))
+		return t.wrong(n, fmt.Errorf("%w: %v", ErrCorrupt, err))
 	}
 	for _, b := range bad {
-		if err := t.problem(blockRef{score: r.score, typ: r.typ, path: b.path}, fmt.Errorf("%w: %v", ErrCorrupt, b.err)); err != nil {
+		t.mu.Lock()
+		t.seq++
+		t.found = append(t.found, finding{t.seq, blockRef{score: r.score, typ: r.typ, path: b.path}, fmt.Errorf("%w: %v", ErrCorrupt, b.err)})
+		t.mu.Unlock()
+	}
+	n.data = data
+	for _, c := range kids {
+		if err := t.claim(c, n); err != nil {
 			return err
 		}
 	}
-	// Leaves run at once; what verify finds wrong with them is named
-	// afterwards, in order, so the path given is the first in the tree.
-	var leaves sync.WaitGroup
-	found := make([]error, len(kids))
-	for i, c := range kids {
-		if !c.leaf() {
-			if err := t.interior(c); err != nil {
-				leaves.Wait()
-				return err
-			}
-			continue
-		}
-		// Claim the leaf here, in tree order, so a block named twice is
-		// handled once and counts are the same every run. The parent is
-		// written only after every leaf it names is done, so a later
-		// parent that finds a leaf claimed finds it written.
-		if t.seen.has(c.score, c.typ) || t.bad.has(c.score, c.typ) {
-			continue
-		}
-		t.seen.add(c.score, c.typ)
-		select {
-		case t.slots <- struct{}{}:
-		case <-t.ctx.Done():
-			leaves.Wait()
-			return t.err()
-		}
-		leaves.Go(func() {
-			defer func() { <-t.slots }()
-			if err := t.leaf(c); err != nil {
-				if t.verify && (IsNotFound(err) || IsCorrupt(err)) {
-					found[i] = err
-				} else {
-					t.fail(err)
-				}
-			}
-		})
-	}
-	leaves.Wait()
-	if err := t.err(); err != nil {
-		return err
-	}
-	for i, err := range found {
-		if err != nil {
-			if err := t.problem(kids[i], err); err != nil {
-				return err
-			}
-		}
-	}
-	// Everything below is written: now the block itself.
-	if !t.verify {
-		if err := t.write(r, data); err != nil {
-			return err
-		}
-	}
-	t.seen.add(r.score, r.typ)
-	t.count(func(s *TreeStats) { s.Blocks++; s.Bytes += int64(len(data)) })
+	t.finish(n) // walked: now it waits only for its children
 	return nil
 }
 
 // leaf handles a data block: copy it, or check it.
-func (t *tree) leaf(r blockRef) error {
+func (t *tree) leaf(n *node) error {
+	r := n.ref
 	if t.verify && !t.opts.ReadAll {
 		ok, err := Has(t.ctx, t.src, r.score, r.typ)
-		if err != nil {
-			return err
+		if err == nil && !ok {
+			err = NotFound(r.score, r.typ)
 		}
-		if !ok {
-			return NotFound(r.score, r.typ)
+		if err != nil {
+			return t.wrong(n, err)
 		}
 		t.count(func(s *TreeStats) { s.Blocks++ })
+		t.finish(n)
 		return nil
 	}
 	if t.opts.Fast && !t.verify {
@@ -282,15 +320,13 @@ func (t *tree) leaf(r blockRef) error {
 		}
 		if ok {
 			t.count(func(s *TreeStats) { s.Skipped++ })
+			t.finish(n)
 			return nil
 		}
 	}
 	data, err := t.src.Read(t.ctx, r.score, r.typ, r.size())
 	if err != nil {
-		if t.verify {
-			return err
-		}
-		return fmt.Errorf("%s: %w", r.path, err)
+		return t.wrong(n, err)
 	}
 	if !t.verify {
 		if err := t.write(r, data); err != nil {
@@ -298,7 +334,58 @@ func (t *tree) leaf(r blockRef) error {
 		}
 	}
 	t.count(func(s *TreeStats) { s.Blocks++; s.Bytes += int64(len(data)) })
+	t.finish(n)
 	return nil
+}
+
+// finish drops one of what n waits for. When nothing is left, an
+// interior block of a copy is written (in a slot); then n is done and
+// tells its waiters.
+func (t *tree) finish(n *node) {
+	if n.pending.Add(-1) != 0 {
+		return
+	}
+	if n.ref.score == (Score{}) { // the top
+		close(n.done)
+		return
+	}
+	if n.data != nil {
+		// Written from a goroutine of its own: finish may run in an
+		// operation that holds the last slot.
+		data := n.data
+		n.data = nil
+		t.ops.Go(func() {
+			select {
+			case t.slots <- struct{}{}:
+			case <-t.ctx.Done():
+				return
+			}
+			defer func() { <-t.slots }()
+			if !t.verify {
+				if err := t.write(n.ref, data); err != nil {
+					t.fail(err)
+					return
+				}
+			}
+			t.count(func(s *TreeStats) { s.Blocks++; s.Bytes += int64(len(data)) })
+			t.done(n)
+		})
+		return
+	}
+	t.done(n)
+}
+
+// done marks n done and finishes its waiters.
+func (t *tree) done(n *node) {
+	t.mu.Lock()
+	delete(t.inflight, keyFor(n.ref.score, n.ref.typ))
+	t.seen.add(n.ref.score, n.ref.typ)
+	waiters := n.waiters
+	n.waiters = nil
+	t.mu.Unlock()
+	for _, w := range waiters {
+		t.finish(w)
+	}
 }
 
 // write stores a block in dst, checking the score it is stored under.
