@@ -24,7 +24,7 @@ var allowed = map[string][]string{
 }
 
 // testOnly are packages tests may import on top of the table.
-var testOnly = []string{"replfs/venti/ventitest"}
+var testOnly = []string{"replfs/venti/ventitest", "replfs/venti/arena"}
 
 func TestDependencies(t *testing.T) {
 	out, err := exec.Command("go", "list", "-f",

@@ -16,6 +16,8 @@ const (
 	metaIndexSize  = 4
 	dirMagic       = 0x1c4d9072
 
+	dirQidSpaceEntry = 3
+
 	// ModeDir marks a directory in VacDir.Mode; the low nine bits are the
 	// Unix permission bits.
 	ModeDir  = 1 << 15
@@ -38,6 +40,11 @@ type VacDir struct {
 	Ctime  uint32
 	Atime  uint32
 	Mode   uint32
+	// QidSpace is set when the entry carries a qid range (fossil's root
+	// does: QidMax is the next qid of the file system it came from).
+	QidSpace  bool
+	QidOffset uint64
+	QidMax    uint64
 }
 
 // A VacFile is a file or directory of a vac tree.
@@ -152,6 +159,9 @@ func readMeta(ctx context.Context, r BlockReader, e Entry) ([]VacDir, error) {
 	return out, nil
 }
 
+// UnpackMetaBlock returns the DirEntries of a MetaBlock, in order.
+func UnpackMetaBlock(b []byte) ([]VacDir, error) { return unpackMetaBlock(b) }
+
 // unpackMetaBlock decodes a MetaBlock (pack.c mbunpack, meunpack): a
 // header, an index of (offset, size) pairs, and the DirEntries.
 func unpackMetaBlock(b []byte) ([]VacDir, error) {
@@ -217,9 +227,14 @@ func unpackVacDir(b []byte) (VacDir, error) {
 	d.Mtime, d.Mcount, d.Ctime, d.Atime, d.Mode = dec.u32(), dec.u32(), dec.u32(), dec.u32(), dec.u32()
 	// Optional fields: type[1] size[2] data.
 	for !dec.err && len(dec.b) > 0 {
-		dec.u8()
+		t := dec.u8()
 		n := binary.BigEndian.Uint16(append(dec.bytes(2), 0, 0))
-		dec.bytes(int(n))
+		p := dec.bytes(int(n))
+		if t == dirQidSpaceEntry && len(p) == 16 {
+			d.QidSpace = true
+			d.QidOffset = binary.BigEndian.Uint64(p)
+			d.QidMax = binary.BigEndian.Uint64(p[8:])
+		}
 	}
 	if dec.err {
 		return d, bad

@@ -1,0 +1,136 @@
+package fossil
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"replfs/venti"
+	"replfs/venti/arena"
+	"replfs/venti/ventitest"
+)
+
+func TestLastFixtures(t *testing.T) {
+	dir := ventitest.Fixtures(t, "fossil")
+	for _, tt := range []struct{ part, want string }{
+		{"fossil.part", "last.txt"},
+		{"fossil-v.part", "last-v.txt"},
+	} {
+		b, err := os.ReadFile(filepath.Join(dir, tt.want))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The file holds the command, its output, and rc.
+		var want string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "vac:") {
+				want = l
+			}
+		}
+		s, err := Last(filepath.Join(dir, tt.part))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := "vac:" + s.String(); got != want {
+			t.Errorf("%s: last %s, want %s", tt.part, got, want)
+		}
+	}
+	_, s, _ := ReadSuper(filepath.Join(dir, "fossil-v.part"))
+	if s.Last != venti.ZeroScore || s.Archiving() || s.Active != 1 {
+		t.Errorf("fossil-v.part super %+v", s)
+	}
+	if _, err := Last(filepath.Join(ventitest.Fixtures(t, "venti"), "bloom.part")); !errors.Is(err, ErrNotFossil) {
+		t.Errorf("last of a non-fossil: %v", err)
+	}
+}
+
+// fixtureVenti opens a copy of the fixture arenas as a store.
+func fixtureVenti(t *testing.T) *arena.Store {
+	t.Helper()
+	src := filepath.Join(ventitest.Fixtures(t, "venti"), "arenas.part")
+	dst := filepath.Join(t.TempDir(), "arenas.part")
+	in, _ := os.Open(src)
+	out, _ := os.Create(dst)
+	io.Copy(out, in)
+	in.Close()
+	out.Close()
+	s, err := arena.Open(context.Background(), []string{dst}, arena.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestFormatVFixture: our flfmt -v of the fixture's last archive, on a
+// fresh 8 MiB file, equals plan9port's fossil-v.part but for the random
+// tag: in block 0's label and in the root's local entry.
+func TestFormatVFixture(t *testing.T) {
+	dir := ventitest.Fixtures(t, "fossil")
+	want, err := os.ReadFile(filepath.Join(dir, "fossil-v.part"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := fixtureVenti(t)
+	part := filepath.Join(t.TempDir(), "fossil.part")
+	os.WriteFile(part, nil, 0600)
+	os.Truncate(part, 8<<20)
+	score, _ := venti.ParseScore("0842818bc4e6acc5ed5ca517cb45cb760844e9ed")
+	if err := FormatV(context.Background(), part, store, score, FormatOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(part)
+	h, _, err := ReadSuper(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := int64(h.BlockSize)
+	tags := map[int64]bool{}
+	for i := int64(0); i < 4; i++ {
+		tags[int64(h.Label)*bs+10+i] = true  // block 0's label tag
+		tags[int64(h.Data+1)*bs+32+i] = true // the root entry's tag
+	}
+	var diff []int64
+	for i := range want {
+		if got[i] != want[i] {
+			diff = append(diff, int64(i))
+		}
+	}
+	for _, off := range diff {
+		if !tags[off] {
+			t.Errorf("byte %d (%#x) differs: ours %#x, plan9port's %#x", off, off, got[off], want[off])
+		}
+	}
+	t.Logf("%d bytes differ, all in the two tag fields (label at %#x, entry at %#x)", len(diff),
+		int64(h.Label)*bs+10, int64(h.Data+1)*bs+32)
+	if len(got) != len(want) {
+		t.Errorf("size %d, want %d", len(got), len(want))
+	}
+	// Both tags are the same number.
+	if !bytes.Equal(got[int64(h.Label)*bs+10:][:4], got[int64(h.Data+1)*bs+32:][:4]) {
+		t.Error("label and entry tags differ")
+	}
+
+	// A partition in use is refused without Force; a non-fossil root is
+	// refused and leaves the partition as it was.
+	if err := FormatV(context.Background(), part, store, score, FormatOptions{}); !errors.Is(err, ErrInUse) {
+		t.Errorf("second format: %v", err)
+	}
+	root1, _ := venti.ParseScore("1c94de5d65de1a7370e6f1dc43e345c0ea721fab")
+	before, _ := os.ReadFile(part)
+	err = FormatV(context.Background(), part, store, root1, FormatOptions{Force: true})
+	if err == nil || !strings.Contains(err.Error(), `not a fossil archive root (name "", type "vac")`) {
+		t.Errorf("vac root: %v", err)
+	}
+	if after, _ := os.ReadFile(part); !bytes.Equal(before, after) {
+		t.Error("a refused format changed the partition")
+	}
+	if err := FormatV(context.Background(), part, store, venti.Sum([]byte("nope")), FormatOptions{Force: true}); !venti.IsNotFound(err) {
+		t.Errorf("missing root: %v", err)
+	}
+}
