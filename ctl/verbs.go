@@ -17,6 +17,13 @@ var Verbs = []Verb{
 	{"cancel", usageCancel, parseCancel},
 	{"copy", usageCopy, parseCopy},
 	{"verify", usageVerify, parseVerify},
+	{"fossil", usageFossil, parseFossil},
+	{"snap", usageSnap, parseSnap},
+	{"fossilize", usageFossilize, parseFossilize},
+	{"fosreset", usageFosreset, parseFosreset},
+	{"fossilstart", usageFossilstart, parseFossilstart},
+	{"foshalt", usageFoshalt, parseFoshalt},
+	{"cpsys", usageCpsys, parseCpsys},
 }
 
 const (

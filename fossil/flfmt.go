@@ -109,6 +109,16 @@ func FormatV(ctx context.Context, path string, r venti.BlockReader, score venti.
 	return nil
 }
 
+// CheckArchive checks, as FormatV does before writing anything, that
+// score names a fossil archive root whose top blocks r holds.
+func CheckArchive(ctx context.Context, r venti.BlockReader, score venti.Score) error {
+	if score == venti.ZeroScore {
+		return errors.New("the zero score is no archive")
+	}
+	_, _, err := readArchive(ctx, r, score, 8192)
+	return err
+}
+
 // layout computes the partition's layout as flfmt's partition does.
 func layout(size int64, bs int) (Header, error) {
 	h := Header{BlockSize: bs}

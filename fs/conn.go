@@ -190,7 +190,19 @@ func (c *conn) write(ctx context.Context, fid *srv9p.Fid, data []byte, offset in
 	var err error
 	switch {
 	case st.path == "/ctl":
-		err = e.Exec(ctx, string(data))
+		var ids []int
+		ids, err = e.ExecJobs(ctx, string(data))
+		if len(ids) > 0 {
+			// Read back on this fid: the jobs started, as /net's clone
+			// file tells its connection.
+			var b strings.Builder
+			for _, id := range ids {
+				b.WriteString("job " + strconv.Itoa(id) + "\n")
+			}
+			st.mu.Lock()
+			st.data = []byte(b.String())
+			st.mu.Unlock()
+		}
 	case st.path == "/wrcmd":
 		err = e.ImportWrCmd(ctx, string(data))
 	case strings.HasPrefix(st.path, "/jobs/") && path.Base(st.path) == "ctl":

@@ -19,23 +19,30 @@ type fakeEngine struct {
 
 func newFake() *fakeEngine { return &fakeEngine{wake: make(chan struct{})} }
 
-func (f *fakeEngine) Exec(ctx context.Context, text string) error {
+// ExecJobs takes "target NAME" (configuration) and "job" (which starts
+// job 7).
+func (f *fakeEngine) ExecJobs(ctx context.Context, text string) ([]int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
 		w := strings.Fields(l)
-		if len(w) == 2 && w[0] == "target" {
+		if (len(w) == 2 && w[0] == "target") || (len(w) == 1 && w[0] == "job") {
 			continue
 		}
 		if len(w) > 0 {
-			return fmt.Errorf("unknown control message %q", w[0])
+			return nil, fmt.Errorf("unknown control message %q", w[0])
 		}
 	}
+	var ids []int
 	for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
+		if l == "job" {
+			ids = append(ids, 7)
+			continue
+		}
 		f.targets = append(f.targets, strings.Fields(l)[1])
 		f.ctl = append(f.ctl, l)
 	}
-	return nil
+	return ids, nil
 }
 
 func (f *fakeEngine) CtlText() string {

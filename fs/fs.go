@@ -21,7 +21,8 @@ import (
 // Engine is what the file tree shows and drives. jobs.Engine is one;
 // tests use a fake.
 type Engine interface {
-	Exec(ctx context.Context, text string) error
+	// ExecJobs runs a write to /ctl and returns the jobs it started.
+	ExecJobs(ctx context.Context, text string) ([]int, error)
 	CtlText() string
 	Status() string
 	RootScor() []byte

@@ -252,3 +252,39 @@ func TestBlockedLogReads(t *testing.T) {
 		t.Errorf("%d goroutines after hang-up, %d before", g, base)
 	}
 }
+
+// TestCtlJobReadBack: a client that opens /ctl for reading and writing
+// reads back, after its write, the jobs the write started; a write
+// starting none leaves the configuration to read.
+func TestCtlJobReadBack(t *testing.T) {
+	_, addr := start(t)
+	fs := mount(t, addr)
+	read := func(f *client.Fid) string {
+		b := make([]byte, 512)
+		n, err := f.ReadAt(b, 0)
+		if err != nil && err != io.EOF {
+			t.Fatal(err)
+		}
+		return string(b[:n])
+	}
+	ctl, err := fs.Open("/ctl", plan9.ORDWR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	if _, err := ctl.Write([]byte("target a\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(ctl); got != "" { // the view taken at open
+		t.Errorf("after a configuration write: %q", got)
+	}
+	if _, err := ctl.Write([]byte("job\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(ctl); got != "job 7\n" {
+		t.Errorf("after a job write: %q", got)
+	}
+	if got := readFile(t, fs, "/ctl"); got != "target a\n" {
+		t.Errorf("/ctl %q", got)
+	}
+}

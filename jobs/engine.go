@@ -64,7 +64,11 @@ type Engine struct {
 	nextID  int
 	parts   []*arena.Partition // the source's, opened for partsKey
 	partsOf string
+	fossil  *ctl.Fossil         // the configured fossil, if any
+	procs   map[string]*fosProc // fossils replfs started, by partition
 	closed  bool
+
+	fosSem chan struct{} // held by the running fossil job
 }
 
 // errShutdown is the cause jobs are cancelled with when replfs stops.
@@ -85,7 +89,8 @@ func New(opts Options) (*Engine, error) {
 	}
 	ctx, stop := context.WithCancelCause(context.Background())
 	e := &Engine{opts: opts, ctx: ctx, stop: stop, log: newEventLog(), scores: scores,
-		targets: map[string]*target{}, adhoc: map[string]*target{}, nextID: 1}
+		targets: map[string]*target{}, adhoc: map[string]*target{}, nextID: 1,
+		procs: map[string]*fosProc{}, fosSem: make(chan struct{}, 1)}
 	b, err := os.ReadFile(e.configFile())
 	if err != nil && !os.IsNotExist(err) {
 		scores.Close()
@@ -140,6 +145,7 @@ func (e *Engine) Close() error {
 	}
 	e.mu.Unlock()
 	e.wg.Wait()
+	e.stopFossils()
 	e.stop(errShutdown)
 	e.mu.Lock()
 	for _, p := range e.parts {
@@ -155,14 +161,20 @@ func (e *Engine) Close() error {
 // Configuration changes are saved before Exec returns; commands that do
 // work start jobs.
 func (e *Engine) Exec(ctx context.Context, text string) error {
+	_, err := e.ExecJobs(ctx, text)
+	return err
+}
+
+// ExecJobs is Exec that returns the ids of the jobs it started.
+func (e *Engine) ExecJobs(ctx context.Context, text string) ([]int, error) {
 	cmds, err := ctl.ParseText(text)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return errShutdown
+		return nil, errShutdown
 	}
 	// Check every command against the state as the earlier ones leave it.
 	names := map[string]bool{}
@@ -175,7 +187,7 @@ func (e *Engine) Exec(ctx context.Context, text string) error {
 		case ctl.Target:
 			if c.Delete {
 				if !names[c.Name] {
-					return fmt.Errorf("no target %s", c.Name)
+					return nil, fmt.Errorf("no target %s", c.Name)
 				}
 				delete(names, c.Name)
 			} else {
@@ -187,60 +199,86 @@ func (e *Engine) Exec(ctx context.Context, text string) error {
 		case ctl.Ventiprog:
 			for _, t := range c.Targets {
 				if ctl.CheckName(t) == nil && !names[t] {
-					return fmt.Errorf("no target %s", t)
+					return nil, fmt.Errorf("no target %s", t)
 				}
 			}
 		case ctl.Cancel:
 			if e.findJob(c.Job) == nil {
-				return fmt.Errorf("no job %d", c.Job)
+				return nil, fmt.Errorf("no job %d", c.Job)
 			}
 		case ctl.Copy:
 			for _, x := range []string{c.Src, c.Dst} {
 				if x != ctl.Local && ctl.CheckName(x) == nil && !names[x] {
-					return fmt.Errorf("no target %s", x)
+					return nil, fmt.Errorf("no target %s", x)
 				}
 			}
 		case ctl.Verify:
 			if c.Target != ctl.Local && ctl.CheckName(c.Target) == nil && !names[c.Target] {
-				return fmt.Errorf("no target %s", c.Target)
+				return nil, fmt.Errorf("no target %s", c.Target)
 			}
+		case ctl.Fossil:
+			if c.Venti != "" && c.Venti != ctl.Local && ctl.CheckName(c.Venti) == nil && !names[c.Venti] {
+				return nil, fmt.Errorf("no target %s", c.Venti)
+			}
+			config = true
+		case ctl.Fosreset:
+			if c.Venti != "" && c.Venti != ctl.Local && ctl.CheckName(c.Venti) == nil && !names[c.Venti] {
+				return nil, fmt.Errorf("no target %s", c.Venti)
+			}
+		case ctl.Snap, ctl.Fossilize, ctl.Fossilstart, ctl.Foshalt, ctl.Cpsys:
 		default:
-			return fmt.Errorf("%s: not implemented", c.Verb())
+			return nil, fmt.Errorf("%s: not implemented", c.Verb())
 		}
 	}
 	if config {
 		old := e.configText()
-		oldSource, oldTargets := e.source, cloneTargets(e.targets)
+		oldSource, oldTargets, oldFossil := e.source, cloneTargets(e.targets), e.fossil
 		for _, c := range cmds {
 			e.applyConfig(c)
 		}
 		if text := e.configText(); text != old {
 			if err := arena.WriteFileAtomic(e.configFile(), []byte(text)); err != nil {
-				e.source, e.targets = oldSource, oldTargets
-				return fmt.Errorf("save configuration: %w", err)
+				e.source, e.targets, e.fossil = oldSource, oldTargets, oldFossil
+				return nil, fmt.Errorf("save configuration: %w", err)
 			}
 		}
 	}
+	var ids []int
+	start := func(cmd string, fn func(ctx context.Context, j *job) error) {
+		ids = append(ids, e.startLocked(cmd, fn).id)
+	}
 	for _, c := range cmds {
 		switch c := c.(type) {
-		case ctl.Target, ctl.Source:
+		case ctl.Target, ctl.Source, ctl.Fossil:
 			e.event("ctl %s", c)
 		case ctl.Cancel:
 			e.findJob(c.Job).requestStop(errCancelled)
 			e.event("ctl %s", c)
 		case ctl.Ventiprog:
 			if c.Quick {
-				e.startLocked(c.String(), func(ctx context.Context, j *job) error { return e.quick(ctx, j, c) })
+				start(c.String(), func(ctx context.Context, j *job) error { return e.quick(ctx, j, c) })
 			} else {
-				e.startLocked(c.String(), func(ctx context.Context, j *job) error { return e.ventiprog(ctx, j, c) })
+				start(c.String(), func(ctx context.Context, j *job) error { return e.ventiprog(ctx, j, c) })
 			}
 		case ctl.Copy:
-			e.startLocked(c.String(), func(ctx context.Context, j *job) error { return e.copyTrees(ctx, j, c) })
+			start(c.String(), func(ctx context.Context, j *job) error { return e.copyTrees(ctx, j, c) })
 		case ctl.Verify:
-			e.startLocked(c.String(), func(ctx context.Context, j *job) error { return e.verifyTrees(ctx, j, c) })
+			start(c.String(), func(ctx context.Context, j *job) error { return e.verifyTrees(ctx, j, c) })
+		case ctl.Snap:
+			start(c.String(), func(ctx context.Context, j *job) error { return e.snap(ctx, j, c) })
+		case ctl.Fossilize:
+			start(c.String(), func(ctx context.Context, j *job) error { return e.fossilize(ctx, j, c) })
+		case ctl.Fosreset:
+			start(c.String(), func(ctx context.Context, j *job) error { return e.fosreset(ctx, j, c) })
+		case ctl.Fossilstart:
+			start(c.String(), func(ctx context.Context, j *job) error { return e.fossilstart(ctx, j, c) })
+		case ctl.Foshalt:
+			start(c.String(), func(ctx context.Context, j *job) error { return e.foshalt(ctx, j, c) })
+		case ctl.Cpsys:
+			start(c.String(), func(ctx context.Context, j *job) error { return e.cpsys(ctx, j, c) })
 		}
 	}
-	return nil
+	return ids, nil
 }
 
 func cloneTargets(m map[string]*target) map[string]*target {
@@ -273,6 +311,13 @@ func (e *Engine) applyConfig(c ctl.Cmd) {
 			s := c
 			e.source = &s
 		}
+	case ctl.Fossil:
+		if c.Delete {
+			e.fossil = nil
+		} else {
+			f := c
+			e.fossil = &f
+		}
 	}
 }
 
@@ -282,6 +327,9 @@ func (e *Engine) configText() string {
 	var b strings.Builder
 	if e.source != nil {
 		b.WriteString(e.source.String() + "\n")
+	}
+	if e.fossil != nil {
+		b.WriteString(e.fossil.String() + "\n")
 	}
 	for _, n := range e.targetNames() {
 		t := e.targets[n]

@@ -40,6 +40,7 @@ type job struct {
 	bytes   int64
 	blocks  int64    // copy, verify: tree blocks done
 	info    []string // "key value" lines a job adds (verify: its probe)
+	phase   string   // what the job is doing now
 	results []string // one line per target or root
 	report  []string // the full report (verify)
 	err     error
@@ -113,6 +114,12 @@ func (j *job) addInfo(line string) {
 	j.mu.Unlock()
 }
 
+func (j *job) setPhase(format string, args ...any) {
+	j.mu.Lock()
+	j.phase = fmt.Sprintf(format, args...)
+	j.mu.Unlock()
+}
+
 func (j *job) addReport(line string) {
 	j.mu.Lock()
 	j.report = append(j.report, line)
@@ -167,6 +174,9 @@ func (j *job) status() string {
 		}
 	}
 	kv("rate", rate)
+	if j.phase != "" && (j.state == Running || j.state == Waiting) {
+		kv("phase", j.phase)
+	}
 	for _, l := range j.info {
 		b.WriteString(l + "\n")
 	}

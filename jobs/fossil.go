@@ -1,0 +1,553 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"replfs/ctl"
+	"replfs/fossil"
+	"replfs/rootscor"
+	"replfs/venti"
+)
+
+// The fossil side: snap, fossilize, fosreset, fossilstart, foshalt.
+// One fossil job runs at a time (they share the console and the
+// partition); the fossils replfs starts are kept in e.procs by
+// partition.
+
+// defaultSnapTimeout is how long snap waits for the archive. The ANTS
+// documentation slept 600 s and hoped; the archiver retries a failed
+// venti every 60 s forever, so there must be a limit.
+const defaultSnapTimeout = 600 * time.Second
+
+// snapPoll is how often snap syncs and reads the superblock while it
+// waits, in case the console's archive line is missed.
+const snapPoll = 5 * time.Second
+
+// A fosProc is a fossil replfs started, and how, to start it again.
+type fosProc struct {
+	proc *fossil.Proc
+	opts fossil.StartOptions
+	seed []string // console commands sent after start (none with -f)
+}
+
+// lockFossil waits for the other fossil jobs; the returned func
+// releases.
+func (e *Engine) lockFossil(ctx context.Context, j *job) (func(), error) {
+	select {
+	case e.fosSem <- struct{}{}:
+		return func() { <-e.fosSem }, nil
+	default:
+	}
+	j.setPhase("waiting for another fossil job")
+	sctx, release := untilStop(ctx, j.stop)
+	defer release()
+	select {
+	case e.fosSem <- struct{}{}:
+		j.setPhase("")
+		return func() { <-e.fosSem }, nil
+	case <-sctx.Done():
+		return nil, errCancelled
+	}
+}
+
+// fossilConfig returns the configured fossil.
+func (e *Engine) fossilConfig(verb string) (ctl.Fossil, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.fossil == nil {
+		return ctl.Fossil{}, fmt.Errorf("%s: no fossil configured (ctl: fossil partition)", verb)
+	}
+	return *e.fossil, nil
+}
+
+// fossilVenti resolves the venti a fossil command names: name, else the
+// configured fossil's, else local.
+func (e *Engine) fossilVenti(name string) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if name == "" && e.fossil != nil {
+		name = e.fossil.Venti
+	}
+	if name == "" {
+		name = ctl.Local
+	}
+	return e.endpoint(name)
+}
+
+// fsname is the name recorded with root scores.
+func (e *Engine) fsname() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.fossil != nil && e.fossil.Fsname != "" {
+		return e.fossil.Fsname
+	}
+	if s := os.Getenv("sysname"); s != "" && !strings.ContainsAny(s, " \t\n") {
+		return s
+	}
+	if h, err := os.Hostname(); err == nil && h != "" && !strings.ContainsAny(h, " \t\n") {
+		return h
+	}
+	return "fossil"
+}
+
+// partKey names a partition in e.procs.
+func partKey(part string) string {
+	if abs, err := filepath.Abs(part); err == nil {
+		return abs
+	}
+	return part
+}
+
+// running returns the fossil replfs runs on part, forgetting one that
+// has exited.
+func (e *Engine) running(part string) *fosProc {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := e.procs[partKey(part)]
+	if p == nil {
+		return nil
+	}
+	select {
+	case <-p.proc.Exited():
+		delete(e.procs, partKey(part))
+		e.event("fossil on %s had exited: %v %s", part, p.proc.Err(), strings.TrimSpace(p.proc.Stderr()))
+		return nil
+	default:
+		return p
+	}
+}
+
+// console returns a console to the configured fossil: the one replfs
+// started, or (Plan 9) the configured console file of one already
+// running. The func releases it.
+func (e *Engine) console(ctx context.Context, verb string, cfg ctl.Fossil) (*fossil.Proc, func(), error) {
+	if p := e.running(cfg.Partition); p != nil {
+		return p.proc, func() {}, nil
+	}
+	if cfg.Console != "" {
+		p, err := fossil.Attach(ctx, cfg.Console, cfg.Partition)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", verb, err)
+		}
+		return p, func() { p.Console.Close() }, nil
+	}
+	return nil, nil, fmt.Errorf("%s: no fossil running on %s: fossilstart first", verb, cfg.Partition)
+}
+
+// record appends a root score to the log and returns its line.
+func (e *Engine) record(score venti.Score, part, ventiAddr string) (string, error) {
+	r := rootscor.Record{Score: score, Partition: part, Venti: ventiAddr, Fsname: e.fsname(), Time: e.opts.Now().UTC().Truncate(time.Second)}
+	if err := e.scores.Append(r); err != nil {
+		return "", err
+	}
+	e.event("rootscor %s", r)
+	return r.String(), nil
+}
+
+func (e *Engine) fossilize(ctx context.Context, j *job, c ctl.Fossilize) error {
+	part := c.Partition
+	if part == "" {
+		cfg, err := e.fossilConfig("fossilize")
+		if err != nil {
+			return err
+		}
+		part = cfg.Partition
+	}
+	last, err := fossil.Last(part)
+	if err != nil {
+		return fmt.Errorf("fossilize: %w", err)
+	}
+	if last == venti.ZeroScore {
+		return fmt.Errorf("fossilize: no archive yet on %s", part)
+	}
+	addr, err := e.fossilVenti("")
+	if err != nil {
+		return fmt.Errorf("fossilize: %w", err)
+	}
+	line, err := e.record(last, part, addr)
+	if err != nil {
+		return fmt.Errorf("fossilize: %w", err)
+	}
+	j.addResult(line)
+	return nil
+}
+
+func (e *Engine) snap(ctx context.Context, j *job, c ctl.Snap) error {
+	cfg, err := e.fossilConfig("snap")
+	if err != nil {
+		return err
+	}
+	release, err := e.lockFossil(ctx, j)
+	if err != nil {
+		return err
+	}
+	defer release()
+	p, done, err := e.console(ctx, "snap", cfg)
+	if err != nil {
+		return err
+	}
+	defer done()
+	fsys := c.Fsys
+	if fsys == "" {
+		fsys = "main"
+	}
+	timeout := defaultSnapTimeout
+	if c.Timeout > 0 {
+		timeout = time.Duration(c.Timeout) * time.Second
+	}
+	_, before, err := fossil.ReadSuper(cfg.Partition)
+	if err != nil {
+		return fmt.Errorf("snap: %w", err)
+	}
+	skip := len(p.Console.Events())
+	j.setPhase("snap -a")
+	cmd := "fsys " + fsys + " snap -a"
+	if out, err := p.Console.Cmd(ctx, cmd); err != nil {
+		return fmt.Errorf("snap: %w", err)
+	} else if out != "" {
+		return fmt.Errorf("snap: %s: %s", cmd, strings.Join(strings.Fields(out), " "))
+	}
+
+	// Wait: fossil says "archive vac:…" when its archiver is done, and
+	// after a sync the superblock shows it: nothing waiting (next) or
+	// being archived (current), and a new last. The superblock decides,
+	// so an archive started before ours (fossil's own schedule) does
+	// not count.
+	wctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("no archive after %v", timeout))
+	defer cancel()
+	events := make(chan string, 1)
+	go func() {
+		for n := skip; ; n++ {
+			ev, err := p.Console.NextEvent(wctx, n)
+			if err != nil {
+				return
+			}
+			select {
+			case events <- ev:
+			case <-wctx.Done():
+				return
+			}
+		}
+	}()
+	tick := time.NewTicker(snapPoll)
+	defer tick.Stop()
+	start := time.Now()
+	var said string // the archive line, if any
+	var s fossil.Super
+	for {
+		sync := "fsys " + fsys + " sync"
+		if out, err := p.Console.Cmd(wctx, sync); err != nil {
+			return fmt.Errorf("snap: %w", context.Cause(wctx))
+		} else if bad := consoleErr(out); bad != "" {
+			return fmt.Errorf("snap: %s: %s", sync, bad)
+		}
+		if _, s, err = fossil.ReadSuper(cfg.Partition); err != nil {
+			return fmt.Errorf("snap: %w", err)
+		}
+		if !s.Archiving() && s.Last != before.Last && s.Last != venti.ZeroScore {
+			break
+		}
+		j.setPhase("waiting for the archive, %v so far", time.Since(start).Round(time.Second))
+		select {
+		case said = <-events:
+		case <-tick.C:
+		case <-wctx.Done():
+			return fmt.Errorf("snap: %w", context.Cause(wctx))
+		}
+	}
+	if said != "" && said != "archive vac:"+s.Last.String() {
+		j.addInfo("note fossil said " + said + ", the superblock has vac:" + s.Last.String())
+	}
+	addr, err := e.fossilVenti("")
+	if err != nil {
+		return fmt.Errorf("snap: %w", err)
+	}
+	// The archive's blocks must be on the venti's disk before anyone
+	// copies its arenas.
+	j.setPhase("sync venti %s", addr)
+	if err := syncVenti(ctx, j, addr); err != nil {
+		return fmt.Errorf("snap: sync venti %s: %w", addr, err)
+	}
+	line, err := e.record(s.Last, cfg.Partition, addr)
+	if err != nil {
+		return fmt.Errorf("snap: %w", err)
+	}
+	j.addResult(line)
+	return nil
+}
+
+// consoleErr returns what in a sync's output is not its report.
+func consoleErr(out string) string {
+	var bad []string
+	for _, l := range strings.Split(out, "\n") {
+		if l != "" && !strings.Contains(l, " sync: wrote ") {
+			bad = append(bad, strings.TrimSpace(l))
+		}
+	}
+	return strings.Join(bad, "; ")
+}
+
+func syncVenti(ctx context.Context, j *job, addr string) error {
+	c, err := dial(ctx, j, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Sync(ctx)
+}
+
+func (e *Engine) fossilstart(ctx context.Context, j *job, c ctl.Fossilstart) error {
+	release, err := e.lockFossil(ctx, j)
+	if err != nil {
+		return err
+	}
+	defer release()
+	e.mu.Lock()
+	var cfg ctl.Fossil
+	if e.fossil != nil {
+		cfg = *e.fossil
+	}
+	e.mu.Unlock()
+	part := c.Partition
+	if part == "" {
+		if cfg.Partition == "" {
+			return errors.New("fossilstart: no partition and no fossil configured")
+		}
+		part = cfg.Partition
+	}
+	if part != cfg.Partition {
+		cfg = ctl.Fossil{Partition: part, Program: cfg.Program, Venti: cfg.Venti, Listen: cfg.Listen}
+	}
+	addr, err := e.fossilVenti(cfg.Venti)
+	if err != nil {
+		return fmt.Errorf("fossilstart: %w", err)
+	}
+	fp := &fosProc{opts: fossil.StartOptions{
+		Program:   cfg.Program,
+		Partition: part,
+		UseConfig: c.UseConfig || cfg.UseConfig,
+		Venti:     addr,
+		Name:      c.Name,
+		StateDir:  filepath.Join(e.opts.StateDir, "fossil", escapeName(partKey(part))),
+	}}
+	if !fp.opts.UseConfig {
+		fp.seed = fossil.SeedCommands(part, c.Name, cfg.Listen)
+	}
+	if err := e.startFossil(ctx, j, fp); err != nil {
+		return fmt.Errorf("fossilstart: %w", err)
+	}
+	return nil
+}
+
+// startFossil starts fp's fossil on its partition and keeps it.
+func (e *Engine) startFossil(ctx context.Context, j *job, fp *fosProc) error {
+	part := fp.opts.Partition
+	if p := e.running(part); p != nil {
+		return fmt.Errorf("a fossil already runs on %s (pid %d)", part, p.proc.Pid)
+	}
+	if _, _, err := fossil.ReadSuper(part); err != nil {
+		return err
+	}
+	if err := notHeld(part); err != nil {
+		return err
+	}
+	j.setPhase("starting fossil on %s", part)
+	p, err := fossil.Start(ctx, fp.opts)
+	if err != nil {
+		return err
+	}
+	fp.proc = p
+	for _, cmd := range fp.seed {
+		out, err := p.Console.Cmd(ctx, cmd)
+		if err == nil && out != "" {
+			j.addInfo("fossil " + cmd + ": " + strings.Join(strings.Fields(out), " "))
+			if strings.HasPrefix(cmd, "fsys main config") || strings.HasPrefix(cmd, "fsys main open") {
+				err = errors.New(strings.TrimSpace(out))
+			}
+		}
+		if err != nil {
+			p.Stop(context.WithoutCancel(ctx))
+			return fmt.Errorf("%s: %w", cmd, err)
+		}
+	}
+	e.mu.Lock()
+	e.procs[partKey(part)] = fp
+	e.mu.Unlock()
+	j.addResult(fmt.Sprintf("fossil on %s pid %d venti %s", part, p.Pid, fp.opts.Venti))
+	e.event("fossil started on %s, pid %d", part, p.Pid)
+	return nil
+}
+
+// notHeld refuses a partition another process has open.
+func notHeld(part string) error {
+	pids, err := fossil.Holders(part)
+	if err != nil {
+		return err
+	}
+	if len(pids) > 0 {
+		return fmt.Errorf("%s is in use by process %v", part, pids)
+	}
+	return nil
+}
+
+func (e *Engine) foshalt(ctx context.Context, j *job, c ctl.Foshalt) error {
+	cfg, err := e.fossilConfig("foshalt")
+	if err != nil {
+		return err
+	}
+	release, err := e.lockFossil(ctx, j)
+	if err != nil {
+		return err
+	}
+	defer release()
+	fp := e.running(cfg.Partition)
+	var p *fossil.Proc
+	switch {
+	case fp != nil:
+		p = fp.proc
+	case cfg.Console != "":
+		if p, err = fossil.Attach(ctx, cfg.Console, cfg.Partition); err != nil {
+			return fmt.Errorf("foshalt: %w", err)
+		}
+	default:
+		return fmt.Errorf("foshalt: no fossil running on %s", cfg.Partition)
+	}
+	if err := e.haltFossil(ctx, j, p); err != nil {
+		return fmt.Errorf("foshalt: %w", err)
+	}
+	j.addResult("fossil on " + cfg.Partition + " halted")
+	return nil
+}
+
+// haltFossil syncs the venti, then syncs, halts and ends the fossil.
+func (e *Engine) haltFossil(ctx context.Context, j *job, p *fossil.Proc) error {
+	if addr, err := e.fossilVenti(""); err == nil {
+		j.setPhase("sync venti %s", addr)
+		if err := syncVenti(ctx, j, addr); err != nil {
+			j.addInfo("note venti sync " + addr + ": " + err.Error())
+		}
+	}
+	j.setPhase("halting fossil on %s", p.Partition)
+	err := p.Stop(ctx)
+	e.mu.Lock()
+	delete(e.procs, partKey(p.Partition))
+	e.mu.Unlock()
+	e.event("fossil on %s stopped", p.Partition)
+	return err
+}
+
+func (e *Engine) fosreset(ctx context.Context, j *job, c ctl.Fosreset) error {
+	release, err := e.lockFossil(ctx, j)
+	if err != nil {
+		return err
+	}
+	defer release()
+	e.mu.Lock()
+	var cfg ctl.Fossil
+	if e.fossil != nil {
+		cfg = *e.fossil
+	}
+	e.mu.Unlock()
+	part := c.Partition
+	if part == "" {
+		if cfg.Partition == "" {
+			return errors.New("fosreset: no partition and no fossil configured")
+		}
+		part = cfg.Partition
+	}
+	addr, err := e.fossilVenti(c.Venti)
+	if err != nil {
+		return fmt.Errorf("fosreset: %w", err)
+	}
+	if _, _, err := fossil.ReadSuper(part); err != nil && !errors.Is(err, fossil.ErrNotFossil) {
+		return fmt.Errorf("fosreset: %w", err)
+	}
+	// Nothing is touched until the venti is known to have the archive.
+	j.setPhase("reading vac:%v from %s", c.Score, addr)
+	vc, err := dial(ctx, j, addr)
+	if err != nil {
+		return fmt.Errorf("fosreset: venti %s: %w", addr, err)
+	}
+	defer vc.Close()
+	if err := fossil.CheckArchive(ctx, vc, c.Score); err != nil {
+		return fmt.Errorf("fosreset: vac:%v on %s: %w", c.Score, addr, err)
+	}
+	// What is being replaced is recorded first, as cpsys's fossilize
+	// did, unless the log already ends with it.
+	if last, err := fossil.Last(part); err == nil && last != venti.ZeroScore && last != c.Score {
+		if !e.lastRecorded(last, part) {
+			old, _ := e.fossilVenti("")
+			line, err := e.record(last, part, old)
+			if err != nil {
+				return fmt.Errorf("fosreset: record the old root: %w", err)
+			}
+			j.addInfo("saved " + line)
+		}
+	}
+	fp := e.running(part)
+	if fp != nil {
+		if err := e.haltFossil(ctx, j, fp.proc); err != nil {
+			return fmt.Errorf("fosreset: %w", err)
+		}
+	} else if cfg.Console != "" && partKey(cfg.Partition) == partKey(part) && runtime.GOOS == "plan9" {
+		p, err := fossil.Attach(ctx, cfg.Console, part)
+		if err == nil {
+			err = e.haltFossil(ctx, j, p)
+		}
+		if err != nil {
+			return fmt.Errorf("fosreset: %w", err)
+		}
+	}
+	if err := notHeld(part); err != nil {
+		return fmt.Errorf("fosreset: %w", err)
+	}
+	j.setPhase("flfmt -v %v %s", c.Score, part)
+	if err := fossil.FormatV(ctx, part, vc, c.Score, fossil.FormatOptions{Force: true}); err != nil {
+		return fmt.Errorf("fosreset: %w", err)
+	}
+	e.event("fosreset %s on vac:%v from %s", part, c.Score, addr)
+	j.addResult(fmt.Sprintf("%s re-rooted on vac:%v from %s", part, c.Score, addr))
+	if fp != nil {
+		fp.proc = nil
+		if err := e.startFossil(ctx, j, fp); err != nil {
+			return fmt.Errorf("fosreset: restart fossil: %w", err)
+		}
+	}
+	return nil
+}
+
+// lastRecorded reports whether the newest record for part is score.
+func (e *Engine) lastRecorded(score venti.Score, part string) bool {
+	recs := e.scores.Records()
+	for i := len(recs) - 1; i >= 0; i-- {
+		if partKey(recs[i].Partition) == partKey(part) {
+			return recs[i].Score == score
+		}
+	}
+	return false
+}
+
+// stopFossils halts and ends the fossils replfs started, when it stops.
+func (e *Engine) stopFossils() {
+	e.mu.Lock()
+	var ps []*fosProc
+	for _, p := range e.procs {
+		ps = append(ps, p)
+	}
+	e.procs = map[string]*fosProc{}
+	e.mu.Unlock()
+	for _, p := range ps {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := p.proc.Stop(ctx); err != nil {
+			e.logf("fossil on %s: %v", p.opts.Partition, err)
+		}
+		cancel()
+	}
+}

@@ -1,0 +1,217 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"replfs/fossil"
+	"replfs/fossil/fossiltest"
+	"replfs/venti"
+	"replfs/venti/arena"
+	"replfs/venti/ventitest"
+)
+
+const (
+	archive1 = "51c25c52bfe3e7b5be6891c5f218d9d14fb8ddcd" // the fixture fossil's first archive
+	archive2 = "0842818bc4e6acc5ed5ca517cb45cb760844e9ed" // and its last
+)
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fixtureVenti serves a copy of the fixture venti, which holds the
+// fixture fossil's archives, and returns its address.
+func fixtureVenti(t *testing.T) string {
+	t.Helper()
+	part := filepath.Join(t.TempDir(), "arenas.part")
+	copyFile(t, filepath.Join(ventitest.Fixtures(t, "venti"), "arenas.part"), part)
+	s, err := arena.Open(context.Background(), []string{part}, arena.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return ventitest.Serve(t, &venti.Server{Store: s})
+}
+
+func jobStatus(t *testing.T, e *Engine, id int) string {
+	t.Helper()
+	s, _ := e.JobStatus(id)
+	return s
+}
+
+// run runs one control message that starts one job and waits for it.
+func run(t *testing.T, e *Engine, line, want string) string {
+	t.Helper()
+	ids, err := e.ExecJobs(context.Background(), line)
+	if err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	if len(ids) != 1 {
+		t.Fatalf("%s started %v", line, ids)
+	}
+	if st := wait(t, e, ids[0]); st != want {
+		t.Fatalf("%s: %s, want %s:\n%s", line, st, want, jobStatus(t, e, ids[0]))
+	}
+	return jobStatus(t, e, ids[0])
+}
+
+func fakeLog(t *testing.T, path string) []string {
+	b, _ := os.ReadFile(path)
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+// TestFossilVerbs runs fossilstart, snap, fossilize, fosreset and
+// foshalt against the fake fossil on a real partition and the fixture
+// venti.
+func TestFossilVerbs(t *testing.T) {
+	prog := fossiltest.FakeFossil(t)
+	dir := t.TempDir()
+	part := filepath.Join(dir, "fossil.part")
+	copyFile(t, filepath.Join(ventitest.Fixtures(t, "fossil"), "fossil-v.part"), part)
+	flog := filepath.Join(dir, "fake.log")
+	t.Setenv("FAKEFOSSIL_LOG", flog)
+	t.Setenv("FAKEFOSSIL_ARCHIVE", archive2)
+	t.Setenv("FAKEFOSSIL_DELAY", "300ms")
+	addr := fixtureVenti(t)
+	e := newEngine(t, filepath.Join(dir, "state"))
+	ctx := context.Background()
+
+	if _, err := e.ExecJobs(ctx, "fossilize"); err != nil {
+		t.Fatal(err)
+	}
+	if st := jobStatus(t, e, 1); wait(t, e, 1) != Failed || !strings.Contains(jobStatus(t, e, 1), "no fossil configured") {
+		t.Errorf("fossilize without a fossil:\n%s", st)
+	}
+	if err := e.Exec(ctx, "target fx "+addr+"\nfossil -p "+prog+" -h fx -n fs1 -l tcp!127.0.0.1!5640 "+part); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.CtlText(); !strings.Contains(got, "fossil -h fx -l tcp!127.0.0.1!5640 -n fs1 -p "+prog+" "+part+"\n") {
+		t.Errorf("ctl:\n%s", got)
+	}
+	st := run(t, e, "fossilize", Failed)
+	if !strings.Contains(st, "error fossilize: no archive yet on "+part) {
+		t.Errorf("fossilize of a fresh fossil:\n%s", st)
+	}
+	st = run(t, e, "snap", Failed)
+	if !strings.Contains(st, "fossilstart first") {
+		t.Errorf("snap with no fossil:\n%s", st)
+	}
+
+	st = run(t, e, "fossilstart", Done)
+	if !strings.Contains(st, "result fossil on "+part+" pid ") {
+		t.Errorf("fossilstart:\n%s", st)
+	}
+	st = run(t, e, "fossilstart", Failed)
+	if !strings.Contains(st, "a fossil already runs on "+part) {
+		t.Errorf("second fossilstart:\n%s", st)
+	}
+
+	st = run(t, e, "snap", Done)
+	want := "result vac:" + archive2 + " " + part + " " + addr + " fs1 "
+	if !strings.Contains(st, want) {
+		t.Errorf("snap:\n%s\nwant %s", st, want)
+	}
+	if last, _ := fossil.Last(part); last.String() != archive2 {
+		t.Errorf("last after snap %v", last)
+	}
+	st = run(t, e, "fossilize", Done)
+	if !strings.Contains(st, want) {
+		t.Errorf("fossilize:\n%s", st)
+	}
+	recs := e.scores.Records()
+	if len(recs) != 2 || recs[0].Score.String() != archive2 || recs[1].Score != recs[0].Score || recs[0].Fsname != "fs1" {
+		t.Errorf("rootscor:\n%s", e.RootScor())
+	}
+
+	// A score the venti does not have changes nothing, fossil included.
+	before, _ := os.ReadFile(part)
+	st = run(t, e, "fosreset 1c94de5d65de1a7370e6f1dc43e345c0ea721fab", Failed)
+	if !strings.Contains(st, "error fosreset: vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab on "+addr+": ") {
+		t.Errorf("fosreset on a missing score:\n%s", st)
+	}
+	if after, _ := os.ReadFile(part); !bytes.Equal(before, after) {
+		t.Errorf("failed fosreset changed the partition")
+	}
+	if e.running(part) == nil {
+		t.Errorf("failed fosreset stopped the fossil")
+	}
+
+	// Re-root on the first archive: fossil halted, partition formatted,
+	// fossil started again.
+	n := len(fakeLog(t, flog))
+	st = run(t, e, "fosreset vac:"+archive1, Done)
+	if !strings.Contains(st, "result "+part+" re-rooted on vac:"+archive1+" from "+addr) {
+		t.Errorf("fosreset:\n%s", st)
+	}
+	wantLog := []string{"fsys all sync", "fsys all halt", "exit terminated", "start -t"}
+	wantLog = append(wantLog, fossil.SeedCommands(part, "", "tcp!127.0.0.1!5640")...)
+	if got := fakeLog(t, flog)[n:]; strings.Join(got, "\n") != strings.Join(wantLog, "\n") {
+		t.Errorf("fossil saw\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantLog, "\n"))
+	}
+	_, s, err := fossil.ReadSuper(part)
+	if err != nil || s.Last != venti.ZeroScore || s.Active != 1 || s.Archiving() {
+		t.Errorf("super after fosreset %+v %v", s, err)
+	}
+	if e.running(part) == nil {
+		t.Errorf("fossil not restarted")
+	}
+	if len(e.scores.Records()) != 2 {
+		t.Errorf("fosreset recorded the old root again:\n%s", e.RootScor())
+	}
+
+	st = run(t, e, "foshalt", Done)
+	if !strings.Contains(st, "result fossil on "+part+" halted") {
+		t.Errorf("foshalt:\n%s", st)
+	}
+	if got := fakeLog(t, flog); got[len(got)-1] != "exit terminated" || got[len(got)-2] != "fsys all halt" {
+		t.Errorf("fossil's last commands %q", got[len(got)-3:])
+	}
+	if st := run(t, e, "foshalt", Failed); !strings.Contains(st, "no fossil running on") {
+		t.Errorf("foshalt twice:\n%s", st)
+	}
+}
+
+// TestSnapTimeout: a fossil whose archive never comes fails snap after
+// its timeout, recording nothing.
+func TestSnapTimeout(t *testing.T) {
+	prog := fossiltest.FakeFossil(t)
+	dir := t.TempDir()
+	part := filepath.Join(dir, "fossil.part")
+	copyFile(t, filepath.Join(ventitest.Fixtures(t, "fossil"), "fossil-v.part"), part)
+	t.Setenv("FAKEFOSSIL_ARCHIVE", "")
+	e := newEngine(t, filepath.Join(dir, "state"))
+	if err := e.Exec(context.Background(), "fossil -p "+prog+" -h tcp!127.0.0.1!1 "+part+"\nfossilstart"); err != nil {
+		t.Fatal(err)
+	}
+	if st := wait(t, e, 1); st != Done {
+		t.Fatalf("fossilstart %s:\n%s", st, jobStatus(t, e, 1))
+	}
+	st := run(t, e, "snap -t 1", Failed)
+	if !strings.Contains(st, "error snap: no archive after 1s") {
+		t.Errorf("snap:\n%s", st)
+	}
+	if len(e.scores.Records()) != 0 {
+		t.Errorf("recorded %s", e.RootScor())
+	}
+}
