@@ -37,6 +37,8 @@ const usageText = `usage: replfs [-A] [-D] [-S size] [-V ventiaddr] [-a addr]...
        replfs venti fmt [-a arenasize] [-b blocksize] [-n nameprefix] [-s size] partition
        replfs venti serve [-a addr] [-h httpaddr] partition...
        replfs ventiprog [-n] [-w window] [-H srchttp] -p partition -d statedir target...
+       replfs fossil last partition...
+       replfs fossil flfmt [-y] [-b blocksize] [-h venti] [-l label] -v score partition
 `
 
 // run runs the command line args and returns the exit status.
@@ -55,6 +57,8 @@ func run(ctx context.Context, e *env, args []string) int {
 		return runVenti(ctx, e, args[1:])
 	case "ventiprog":
 		return ventiprog(ctx, e, args[1:])
+	case "fossil":
+		return runFossil(ctx, e, args[1:])
 	}
 	fmt.Fprintf(e.stderr, "replfs: unknown command %q\n", args[0])
 	fmt.Fprint(e.stderr, usageText)

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"replfs/fossil"
+	"replfs/venti"
+)
+
+func runFossil(ctx context.Context, e *env, args []string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "last":
+			return fossilLast(ctx, e, args[1:])
+		case "flfmt":
+			return fossilFlfmt(ctx, e, args[1:])
+		}
+		fmt.Fprintf(e.stderr, "replfs fossil: unknown command %q\n", args[0])
+	}
+	fmt.Fprint(e.stderr, usageText)
+	return 1
+}
+
+// fossilLast prints the last archive's score of each partition, as
+// fossil/last does.
+func fossilLast(ctx context.Context, e *env, args []string) int {
+	const usage = "replfs fossil last partition..."
+	fs := newFlags(usage)
+	if ok, st := parseFlags(e, fs, args, usage); !ok {
+		return st
+	}
+	if fs.NArg() == 0 {
+		return usageErr(e, usage)
+	}
+	for _, p := range fs.Args() {
+		s, err := fossil.Last(p)
+		if err != nil {
+			return fail(e, "fossil last", err)
+		}
+		fmt.Fprintf(e.stdout, "vac:%v\n", s)
+	}
+	return 0
+}
+
+// fossilFlfmt re-roots a partition on an archive, as flfmt -v does.
+func fossilFlfmt(ctx context.Context, e *env, args []string) int {
+	const usage = "replfs fossil flfmt [-y] [-b blocksize] [-h venti] [-l label] -v score partition"
+	fs := newFlags(usage)
+	y := fs.Bool("y", false, "format even if the partition has a fossil")
+	b := fs.Int("b", 8192, "block size")
+	h := fs.String("h", "", "venti address")
+	l := fs.String("l", "", "label")
+	v := fs.String("v", "", "archive score")
+	if ok, st := parseFlags(e, fs, args, usage); !ok {
+		return st
+	}
+	if fs.NArg() != 1 || *v == "" {
+		return usageErr(e, usage)
+	}
+	score, err := venti.ParseScore(*v)
+	if err != nil {
+		return fail(e, "fossil flfmt", err)
+	}
+	c, err := venti.Dial(ctx, ventiAddr(e, *h))
+	if err != nil {
+		return fail(e, "fossil flfmt", err)
+	}
+	defer c.Close()
+	err = fossil.FormatV(ctx, fs.Arg(0), c, score, fossil.FormatOptions{BlockSize: *b, Label: *l, Force: *y})
+	if err != nil {
+		return fail(e, "fossil flfmt", err)
+	}
+	return 0
+}
