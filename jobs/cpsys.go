@@ -53,7 +53,7 @@ func runRemote(ctx context.Context, j *job, r remote, name, line string) (map[st
 		case Done:
 			return st, nil
 		case Failed, Cancelled:
-			return st, fmt.Errorf("%s: %s: %s", name, line, first(st["error"]))
+			return st, fmt.Errorf("%s: job %d %s: %s", name, id, state, first(st["error"]))
 		}
 		select {
 		case <-time.After(remoteJobPoll):

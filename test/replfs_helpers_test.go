@@ -33,6 +33,12 @@ type replfsProc struct {
 // startReplfs starts `replfs` on its embedded venti.
 func startReplfs(t testing.TB, dir string) *replfsProc {
 	t.Helper()
+	return startReplfsEnv(t, dir)
+}
+
+// startReplfsEnv is startReplfs with more environment variables.
+func startReplfsEnv(t testing.TB, dir string, env ...string) *replfsProc {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -41,7 +47,7 @@ func startReplfs(t testing.TB, dir string) *replfsProc {
 	r.addr9p = "127.0.0.1:" + strconv.Itoa(p9)
 	r.tcpDial = "tcp!127.0.0.1!" + strconv.Itoa(p9)
 	r.venti = "tcp!127.0.0.1!" + strconv.Itoa(pv)
-	r.env = []string{"NAMESPACE=" + r.ns}
+	r.env = append([]string{"NAMESPACE=" + r.ns}, env...)
 	r.proc = startEnv(t, r.env, "serving 9P on unix", "-d", dir, "-S", "512m", "-V", r.venti, "-a", r.tcpDial)
 	return r
 }
