@@ -78,6 +78,11 @@ func Start(ctx context.Context, o StartOptions) (*Proc, error) {
 	cmd.Dir = filepath.Dir(part)
 	cmd.Env = env
 	cmd.Stdin, cmd.Stdout = slave, slave
+	// Fossil replaces its standard input and output with /dev/null at
+	// once; were they the terminal's last descriptors, the kernel would
+	// hang it up and fossil would die of SIGHUP before it opens
+	// /dev/tty. A third one, which fossil leaves alone, keeps it.
+	cmd.ExtraFiles = []*os.File{slave}
 	cmd.Stderr = io.MultiWriter(logf, t)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	err = cmd.Start()
@@ -119,7 +124,12 @@ func Start(ctx context.Context, o StartOptions) (*Proc, error) {
 		exited := p.Err() != nil
 		p.kill(context.Background())
 		if exited && ctx.Err() == nil {
-			err = fmt.Errorf("fossil exited (%v): %s", p.Err(), lastLine(t.String()))
+			// Its last words, without its name.
+			why := strings.TrimPrefix(lastLine(t.String()), prog+": ")
+			if why == "" {
+				why = p.Err().Error()
+			}
+			return nil, fmt.Errorf("fossil exited: %s", why)
 		}
 		return nil, fmt.Errorf("start %s: %w", prog, err)
 	}

@@ -191,11 +191,11 @@ func stamp(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// oneLine returns s on one line, at most 100 bytes.
+// oneLine returns s on one line, at most 400 bytes.
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 100 {
-		s = s[:100]
+	if len(s) > 400 {
+		s = s[:400]
 	}
 	return s
 }

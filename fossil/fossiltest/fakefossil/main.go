@@ -45,6 +45,7 @@ func main() {
 	flag.Int("m", 0, "cache memory percentage (ignored)")
 	flag.Parse()
 
+	nullStdio()
 	f := &fake{prompt: "prompt: "}
 	if p := os.Getenv("FAKEFOSSIL_LOG"); p != "" {
 		l, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0600)
