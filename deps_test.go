@@ -23,6 +23,7 @@ var allowed = map[string][]string{
 	"replfs/cmd/replfs":                   {"*"},
 	"replfs/test":                         {"*"},
 	"replfs/bench/ventiprog":              {"*"},
+	"replfs/bench/copy":                   {"*"},
 }
 
 // testOnly are packages tests may import on top of the table.
