@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,5 +172,52 @@ func TestCopyTreeNetwork(t *testing.T) {
 	st, err = venti.CopyTree(ctx, src, dst, root, venti.TreeOptions{Fast: true})
 	if err != nil || st.Skipped != 1 || st.Blocks != 0 {
 		t.Errorf("copy -f of a complete tree: %+v %v", st, err)
+	}
+}
+
+// countingStore counts the requests a destination gets.
+type countingStore struct {
+	*ventitest.MemStore
+	reads, writes atomic.Int64
+}
+
+func (c *countingStore) Read(ctx context.Context, s venti.Score, t venti.Type, max int) ([]byte, error) {
+	c.reads.Add(1)
+	return c.MemStore.Read(ctx, s, t, max)
+}
+
+func (c *countingStore) Write(ctx context.Context, t venti.Type, b []byte) (venti.Score, error) {
+	c.writes.Add(1)
+	return c.MemStore.Write(ctx, t, b)
+}
+
+// TestCopyTreeKnown: with a KnownSet, a repeated copy asks the
+// destination nothing about what an earlier one copied, and Throttle
+// sees every byte written.
+func TestCopyTreeKnown(t *testing.T) {
+	ctx := context.Background()
+	src := ventitest.NewMemStore()
+	root, err := ventitest.MakeTree(ctx, src, 4, 100000, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := &countingStore{MemStore: ventitest.NewMemStore()}
+	known := venti.NewKnownSet(1 << 10)
+	var throttled atomic.Int64
+	opts := venti.TreeOptions{Fast: true, Known: known, Throttle: func(n int) { throttled.Add(int64(n)) }}
+	st, err := venti.CopyTree(ctx, src, dst, root, opts)
+	if err != nil || st.Blocks != int64(src.Len()) {
+		t.Fatalf("first copy: %+v %v (source has %d)", st, err, src.Len())
+	}
+	if throttled.Load() != st.Bytes {
+		t.Errorf("throttle saw %d bytes of %d", throttled.Load(), st.Bytes)
+	}
+	reads, writes := dst.reads.Load(), dst.writes.Load()
+	st, err = venti.CopyTree(ctx, src, dst, root, opts)
+	if err != nil || st.Blocks != 0 || st.Skipped != 1 {
+		t.Errorf("second copy: %+v %v", st, err)
+	}
+	if dst.reads.Load() != reads || dst.writes.Load() != writes {
+		t.Errorf("second copy asked the destination %d reads %d writes", dst.reads.Load()-reads, dst.writes.Load()-writes)
 	}
 }

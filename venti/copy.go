@@ -35,6 +35,13 @@ type TreeOptions struct {
 	Remember int
 	// Progress, if set, is called as blocks are done.
 	Progress func(TreeStats)
+	// Known, if set, holds blocks the destination is known to have
+	// with all below them, from earlier copies: CopyTree skips them
+	// without asking and adds what it copies or finds there.
+	Known *KnownSet
+	// Throttle, if set, is called with each block's size before
+	// CopyTree writes it, and may block to keep a rate.
+	Throttle func(n int)
 	// Report is called for each block VerifyTree finds missing or
 	// corrupt, with its path.
 	Report func(path string, s Score, t Type, err error)
@@ -209,6 +216,10 @@ func (t *tree) claim(r blockRef, parent *node) error {
 		return err
 	}
 	k := keyFor(r.score, r.typ)
+	if !t.verify && t.opts.Known != nil && t.opts.Known.Has(r.score, r.typ) {
+		t.count(func(s *TreeStats) { s.Skipped++ })
+		return nil
+	}
 	t.mu.Lock()
 	if t.seen.has(r.score, r.typ) {
 		t.mu.Unlock()
@@ -380,6 +391,9 @@ func (t *tree) done(n *node) {
 	t.mu.Lock()
 	delete(t.inflight, keyFor(n.ref.score, n.ref.typ))
 	t.seen.add(n.ref.score, n.ref.typ)
+	if !t.verify && t.opts.Known != nil {
+		t.opts.Known.Add(n.ref.score, n.ref.typ)
+	}
 	waiters := n.waiters
 	n.waiters = nil
 	t.mu.Unlock()
@@ -390,6 +404,9 @@ func (t *tree) done(n *node) {
 
 // write stores a block in dst, checking the score it is stored under.
 func (t *tree) write(r blockRef, data []byte) error {
+	if t.opts.Throttle != nil {
+		t.opts.Throttle(len(data))
+	}
 	var err error
 	if t.writeSc != nil {
 		err = t.writeSc(t.ctx, r.typ, data, r.score)

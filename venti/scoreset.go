@@ -47,3 +47,18 @@ func (m *scoreSet) add(s Score, t Type) {
 	}
 	m.cur[k] = struct{}{}
 }
+
+// A KnownSet remembers, across copies, blocks known to be at a
+// destination with everything below them, so a repeated copy does not
+// ask about them again. It is bounded as the set a copy keeps; what it
+// forgets is only asked about again. Safe for concurrent use.
+type KnownSet struct{ s *scoreSet }
+
+// NewKnownSet returns a KnownSet of at most max blocks.
+func NewKnownSet(max int) *KnownSet { return &KnownSet{newScoreSet(max)} }
+
+// Has reports whether the block is known to be there.
+func (k *KnownSet) Has(s Score, t Type) bool { return k.s.has(s, t) }
+
+// Add records that the block is there.
+func (k *KnownSet) Add(s Score, t Type) { k.s.add(s, t) }

@@ -40,6 +40,9 @@ type CopyOptions struct {
 	Progress func(Progress)
 	// Logf reports corrupt clumps; nil discards.
 	Logf func(format string, args ...any)
+	// Throttle, if set, is called with each clump's size before it is
+	// sent, and may block to keep a rate; the copy waits for it.
+	Throttle func(n int)
 	// Stop, when closed, ends the copy cleanly: the writes in flight
 	// finish, the target is synced and the cursor reached is committed,
 	// and CopyArenas returns ErrStopped. Cancelling ctx instead abandons
@@ -304,6 +307,13 @@ func (c *copier) send(ctx context.Context, a *Arena, from int64) error {
 		}
 		if failed.Load() {
 			return context.Cause(ctx)
+		}
+		if c.opts.Throttle != nil {
+			c.opts.Throttle(len(cl.Data))
+			if c.stopped() {
+				stopAt = cl.Offset
+				return ErrStopped
+			}
 		}
 		bp := pool.Get().(*[]byte)
 		b := append((*bp)[:0], cl.Data...)
