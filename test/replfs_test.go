@@ -44,7 +44,7 @@ func TestReplfs9fansClient(t *testing.T) {
 		{"target three", "usage: target name addr | target -d name"},
 		{"target three tcp!x!1\ncancel 5", "no job 5"},
 		{"target -d nosuch", "no target nosuch"},
-		{"ventiprog -q", "usage: ventiprog [-n] [target ...]"},
+		{"ventiprog -x", "usage: ventiprog [-nq] [target ...]"},
 	} {
 		if err := write9(t, fs, "/ctl", tt.write); err == nil || err.Error() != tt.err {
 			t.Errorf("write %q: %v, want %q", tt.write, err, tt.err)
