@@ -51,11 +51,11 @@ func TestParse(t *testing.T) {
 	}{
 		{"target backup tcp!backup!17034", Target{Name: "backup", Addr: "tcp!backup!17034"}, ""},
 		{"target -d backup", Target{Name: "backup", Delete: true}, ""},
-		{"target backup", nil, "usage: target name addr | target -d name"},
+		{"target backup", nil, "usage: target [-r rate] name addr | target -d name"},
 		{"target local tcp!x!1", nil, `bad target name "local"`},
 		{"target a/b tcp!x!1", nil, `bad target name "a/b"`},
 		{"target b il!x!1", nil, `bad address "il!x!1"`},
-		{"target -x b", nil, "usage: target name addr | target -d name"},
+		{"target -x b", nil, "usage: target [-r rate] name addr | target -d name"},
 		{"source tcp!fs!17034 /dev/sdC0/arenas", Source{Addr: "tcp!fs!17034", Partitions: []string{"/dev/sdC0/arenas"}}, ""},
 		{"source -H tcp!fs!8000 tcp!fs!17034 a b", Source{Addr: "tcp!fs!17034", HTTP: "tcp!fs!8000", Partitions: []string{"a", "b"}}, ""},
 		{"source -d", Source{Delete: true}, ""},

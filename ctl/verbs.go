@@ -24,10 +24,12 @@ var Verbs = []Verb{
 	{"fossilstart", usageFossilstart, parseFossilstart},
 	{"foshalt", usageFoshalt, parseFoshalt},
 	{"cpsys", usageCpsys, parseCpsys},
+	{"trickle", usageTrickle, parseTrickle},
+	{"set", usageSet, parseSet},
 }
 
 const (
-	usageTarget    = "target name addr | target -d name"
+	usageTarget    = "target [-r rate] name addr | target -d name"
 	usageSource    = "source [-H httpaddr] addr partition... | source -d"
 	usageVentiprog = "ventiprog [-nq] [target ...]"
 	usageCopy      = "copy [-f] [-w window] src dst score..."
@@ -42,6 +44,7 @@ const Local = "local"
 type Target struct {
 	Name   string
 	Addr   string
+	Rate   int64 // bytes a second; 0: no limit
 	Delete bool
 }
 
@@ -49,6 +52,9 @@ func (Target) Verb() string { return "target" }
 func (c Target) String() string {
 	if c.Delete {
 		return join("target", "-d", c.Name)
+	}
+	if c.Rate > 0 {
+		return join("target", "-r", FormatRate(c.Rate), c.Name, c.Addr)
 	}
 	return join("target", c.Name, c.Addr)
 }
@@ -64,12 +70,12 @@ func CheckName(name string) error {
 }
 
 func parseTarget(args []string) (Cmd, error) {
-	set, _, args, err := flags(usageTarget, args, "d", "")
+	set, vals, args, err := flags(usageTarget, args, "d", "r")
 	if err != nil {
 		return nil, err
 	}
 	if set['d'] {
-		if len(args) != 1 {
+		if len(args) != 1 || set['r'] {
 			return nil, usage(usageTarget)
 		}
 		return Target{Name: args[0], Delete: true}, nil
@@ -83,7 +89,13 @@ func parseTarget(args []string) (Cmd, error) {
 	if _, _, err := venti.ParseDialString(args[1], "venti"); err != nil {
 		return nil, err
 	}
-	return Target{Name: args[0], Addr: args[1]}, nil
+	var rate int64
+	if set['r'] {
+		if rate, err = ParseRate(vals['r']); err != nil {
+			return nil, fmt.Errorf("target: %v", err)
+		}
+	}
+	return Target{Name: args[0], Addr: args[1], Rate: rate}, nil
 }
 
 // Source configures the source venti: its address, its arena

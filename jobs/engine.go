@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -56,17 +57,18 @@ type Engine struct {
 	log    *eventLog
 	scores *rootscor.Log
 
-	mu      sync.Mutex // protects following
-	source  *ctl.Source
-	targets map[string]*target
-	adhoc   map[string]*target // dial strings given to one command
-	jobs    []*job             // in order of id
-	nextID  int
-	parts   []*arena.Partition // the source's, opened for partsKey
-	partsOf string
-	fossil  *ctl.Fossil         // the configured fossil, if any
-	procs   map[string]*fosProc // fossils replfs started, by partition
-	closed  bool
+	mu       sync.Mutex // protects following
+	source   *ctl.Source
+	targets  map[string]*target
+	adhoc    map[string]*target // dial strings given to one command
+	jobs     []*job             // in order of id
+	nextID   int
+	parts    []*arena.Partition // the source's, opened for partsKey
+	partsOf  string
+	fossil   *ctl.Fossil         // the configured fossil, if any
+	settings map[string]int      // trickle's controls (set)
+	procs    map[string]*fosProc // fossils replfs started, by partition
+	closed   bool
 
 	fosSem chan struct{} // held by the running fossil job
 }
@@ -90,7 +92,10 @@ func New(opts Options) (*Engine, error) {
 	ctx, stop := context.WithCancelCause(context.Background())
 	e := &Engine{opts: opts, ctx: ctx, stop: stop, log: newEventLog(), scores: scores,
 		targets: map[string]*target{}, adhoc: map[string]*target{}, nextID: 1,
-		procs: map[string]*fosProc{}, fosSem: make(chan struct{}, 1)}
+		procs: map[string]*fosProc{}, fosSem: make(chan struct{}, 1), settings: map[string]int{}}
+	for _, s := range ctl.Settings {
+		e.settings[s.Name] = s.Value
+	}
 	b, err := os.ReadFile(e.configFile())
 	if err != nil && !os.IsNotExist(err) {
 		scores.Close()
@@ -226,19 +231,29 @@ func (e *Engine) ExecJobs(ctx context.Context, text string) ([]int, error) {
 				return nil, fmt.Errorf("no target %s", c.Venti)
 			}
 		case ctl.Snap, ctl.Fossilize, ctl.Fossilstart, ctl.Foshalt, ctl.Cpsys:
+		case ctl.Set:
+			config = true
+		case ctl.Trickle:
+			for _, p := range c.Pairs {
+				for _, x := range []string{p.Src, p.Dst} {
+					if x != ctl.Local && ctl.CheckName(x) == nil && !names[x] {
+						return nil, fmt.Errorf("no target %s", x)
+					}
+				}
+			}
 		default:
 			return nil, fmt.Errorf("%s: not implemented", c.Verb())
 		}
 	}
 	if config {
 		old := e.configText()
-		oldSource, oldTargets, oldFossil := e.source, cloneTargets(e.targets), e.fossil
+		oldSource, oldTargets, oldFossil, oldSettings := e.source, cloneTargets(e.targets), e.fossil, maps.Clone(e.settings)
 		for _, c := range cmds {
 			e.applyConfig(c)
 		}
 		if text := e.configText(); text != old {
 			if err := arena.WriteFileAtomic(e.configFile(), []byte(text)); err != nil {
-				e.source, e.targets, e.fossil = oldSource, oldTargets, oldFossil
+				e.source, e.targets, e.fossil, e.settings = oldSource, oldTargets, oldFossil, oldSettings
 				return nil, fmt.Errorf("save configuration: %w", err)
 			}
 		}
@@ -276,6 +291,12 @@ func (e *Engine) ExecJobs(ctx context.Context, text string) ([]int, error) {
 			start(c.String(), func(ctx context.Context, j *job) error { return e.foshalt(ctx, j, c) })
 		case ctl.Cpsys:
 			start(c.String(), func(ctx context.Context, j *job) error { return e.cpsys(ctx, j, c) })
+		case ctl.Trickle:
+			for _, p := range c.Pairs {
+				start(p.Line(), func(ctx context.Context, j *job) error { return e.trickle(ctx, j, p) })
+			}
+		case ctl.Set:
+			e.event("ctl %s", c)
 		}
 	}
 	return ids, nil
@@ -299,9 +320,11 @@ func (e *Engine) applyConfig(c ctl.Cmd) {
 			return
 		}
 		if t, ok := e.targets[c.Name]; ok && t.addr == c.Addr {
+			t.limit.setRate(c.Rate)
 			return
 		}
 		t := newTarget(e.opts.StateDir, c.Name, c.Addr, false)
+		t.limit.setRate(c.Rate)
 		e.loadCursor(t)
 		e.targets[c.Name] = t
 	case ctl.Source:
@@ -318,6 +341,8 @@ func (e *Engine) applyConfig(c ctl.Cmd) {
 			f := c
 			e.fossil = &f
 		}
+	case ctl.Set:
+		e.settings[c.Name] = c.Value
 	}
 }
 
@@ -333,7 +358,12 @@ func (e *Engine) configText() string {
 	}
 	for _, n := range e.targetNames() {
 		t := e.targets[n]
-		b.WriteString(ctl.Target{Name: t.name, Addr: t.addr}.String() + "\n")
+		b.WriteString(ctl.Target{Name: t.name, Addr: t.addr, Rate: t.limit.getRate()}.String() + "\n")
+	}
+	for _, s := range ctl.Settings {
+		if v := e.settings[s.Name]; v != s.Value {
+			b.WriteString(ctl.Set{Name: s.Name, Value: v}.String() + "\n")
+		}
 	}
 	return b.String()
 }
@@ -377,13 +407,17 @@ func (e *Engine) startLocked(cmd string, fn func(ctx context.Context, j *job) er
 		j.setState(Running, e.opts.Now())
 		err := fn(ctx, j)
 		cancel(nil)
+		// The log says how it ended before anyone can see it ended.
+		switch {
+		case err == nil:
+			e.event("job %d done", j.id)
+		case j.stopCause() != nil:
+			e.event("job %d %s: %v", j.id, Cancelled, j.stopCause())
+		default:
+			e.event("job %d %s: %v", j.id, Failed, err)
+		}
 		j.finish(e.opts.Now(), err)
 		e.saveJob(j)
-		if err != nil {
-			e.event("job %d %s: %v", j.id, j.state, err)
-		} else {
-			e.event("job %d done", j.id)
-		}
 	})
 	return j
 }

@@ -41,8 +41,13 @@ type job struct {
 	blocks  int64    // copy, verify: tree blocks done
 	info    []string // "key value" lines a job adds (verify: its probe)
 	phase   string   // what the job is doing now
-	results []string // one line per target or root
-	report  []string // the full report (verify)
+	window  string   // trickle: the window it keeps to
+	next    time.Time
+	runs    int       // trickle: runs started
+	lastRun time.Time // and when the last began
+	lastErr string    // trickle: the last run's error, being retried
+	results []string  // one line per target or root
+	report  []string  // the full report (verify)
 	err     error
 	why     error // why stop was closed
 
@@ -90,6 +95,7 @@ func (j *job) finish(now time.Time, err error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.ended = now
+	j.next = time.Time{}
 	switch {
 	case err == nil:
 		j.state = Done
@@ -112,6 +118,52 @@ func (j *job) addInfo(line string) {
 	j.mu.Lock()
 	j.info = append(j.info, line)
 	j.mu.Unlock()
+}
+
+// setWaiting sets a trickle job's state (running, or what it waits
+// for) and when it next runs.
+func (j *job) setWaiting(state string, next time.Time) {
+	j.mu.Lock()
+	j.state, j.next = state, next
+	j.mu.Unlock()
+}
+
+func (j *job) setWindow(w string) {
+	j.mu.Lock()
+	j.window = w
+	j.mu.Unlock()
+}
+
+func (j *job) setLastError(err error) {
+	j.mu.Lock()
+	j.lastErr = ""
+	if err != nil {
+		j.lastErr = oneLine(err.Error())
+	}
+	j.mu.Unlock()
+}
+
+// newRun starts a run: its results replace the last run's.
+func (j *job) newRun(t time.Time) {
+	j.mu.Lock()
+	j.runs++
+	j.lastRun = t
+	j.results, j.report, j.info, j.phase = nil, nil, nil, ""
+	j.mu.Unlock()
+}
+
+func (j *job) runStart() time.Time {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.lastRun
+}
+
+// stopped is what a job asked to stop returns.
+func (j *job) stopped(ctx context.Context) error {
+	if err := j.stopCause(); err != nil {
+		return err
+	}
+	return context.Cause(ctx)
 }
 
 func (j *job) setPhase(format string, args ...any) {
@@ -174,8 +226,21 @@ func (j *job) status() string {
 		}
 	}
 	kv("rate", rate)
-	if j.phase != "" && (j.state == Running || j.state == Waiting) {
+	if j.phase != "" && !(j.state == Done || j.state == Failed || j.state == Cancelled) {
 		kv("phase", j.phase)
+	}
+	if j.window != "" {
+		kv("window", j.window)
+	}
+	if !j.next.IsZero() {
+		kv("next", stamp(j.next))
+	}
+	if j.runs > 0 {
+		kv("runs", j.runs)
+		kv("lastrun", stamp(j.lastRun))
+	}
+	if j.lastErr != "" {
+		kv("lasterror", j.lastErr)
 	}
 	for _, l := range j.info {
 		b.WriteString(l + "\n")

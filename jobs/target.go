@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"replfs/venti"
 	"replfs/venti/arena"
 )
 
@@ -20,6 +21,8 @@ type target struct {
 	dir   string        // statedir/targets/<name>: its cursor
 	run   chan struct{} // held while a job copies to it (1-buffered)
 	adhoc bool
+	limit *limiter        // its byte rate, shared by every job sending to it
+	known *venti.KnownSet // trickle: blocks copied to it, not asked about again
 
 	mu          sync.Mutex // protects following
 	state       string     // idle, queued, running, failed
@@ -41,6 +44,8 @@ type target struct {
 
 func newTarget(stateDir, name, addr string, adhoc bool) *target {
 	return &target{
+		limit: newLimiter(0),
+		known: venti.NewKnownSet(1 << 20),
 		name:  name,
 		addr:  addr,
 		dir:   filepath.Join(stateDir, "targets", escapeName(name)),

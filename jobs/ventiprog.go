@@ -151,7 +151,7 @@ func (e *Engine) ventiprog(ctx context.Context, j *job, c ctl.Ventiprog) error {
 	var wg sync.WaitGroup
 	for i, t := range ts {
 		wg.Go(func() {
-			errs[i] = e.copyTo(ctx, j, parts, t, c.DryRun)
+			errs[i] = e.copyTo(ctx, j, parts, t, c.DryRun, hooks{stop: j.stop})
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("%s: %w", t.name, errs[i])
 			}
@@ -161,11 +161,28 @@ func (e *Engine) ventiprog(ctx context.Context, j *job, c ctl.Ventiprog) error {
 	return errors.Join(errs...)
 }
 
-// copyTo brings one target up to date, holding its run lock.
-func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t *target, dry bool) error {
+// hooks are what a trickle adds to a copy: its own stop (the window's
+// or the job's) and a pause after each unit moved.
+type hooks struct {
+	stop <-chan struct{}
+	pace func(stop <-chan struct{}) // nil: none
+}
+
+func (h hooks) stopped() bool {
+	select {
+	case <-h.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// copyTo brings one target up to date, holding its run lock, sending no
+// faster than the target's rate.
+func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t *target, dry bool, h hooks) error {
 	select {
 	case t.run <- struct{}{}:
-	case <-j.stop:
+	case <-h.stop:
 		return arena.ErrStopped
 	case <-ctx.Done():
 		return context.Cause(ctx)
@@ -177,7 +194,7 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 	}
 	opts := arena.CopyOptions{
 		DryRun: dry,
-		Stop:   j.stop,
+		Stop:   h.stop,
 		Logf:   func(f string, a ...any) { e.event("target %s: "+f, append([]any{t.name}, a...)...) },
 	}
 	if dry {
@@ -203,13 +220,17 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 			return err
 		}
 		t.commit(c)
+		if h.pace != nil {
+			h.pace(h.stop)
+		}
 		return nil
 	}
+	opts.Throttle = func(n int) { t.limit.wait(n, h.stop) }
 	var st arena.CopyStats
-	dctx, dcancel := untilStop(ctx, j.stop)
+	dctx, dcancel := untilStop(ctx, h.stop)
 	conn, err := venti.Dial(dctx, t.addr)
 	dcancel()
-	if err != nil && j.stopCause() != nil {
+	if err != nil && h.stopped() {
 		err = arena.ErrStopped
 	}
 	if err == nil {
