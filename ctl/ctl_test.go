@@ -24,6 +24,8 @@ func TestTokenize(t *testing.T) {
 		{"''", []string{""}, false},
 		{"trickle -R (00:00 .. 23:59) local backup", []string{"trickle", "-R", "(00:00 .. 23:59)", "local", "backup"}, false},
 		{"(Saturday .. Monday)", []string{"(Saturday .. Monday)"}, false},
+		{`trickle -R "(00:00 .. 23:59)" local backup`, []string{"trickle", "-R", "(00:00 .. 23:59)", "local", "backup"}, false},
+		{`"(00:00 .. 23:59) x`, nil, true},
 		{"((a) b)", []string{"((a) b)"}, false},
 		{"'unterminated", nil, true},
 		{"(open", nil, true},

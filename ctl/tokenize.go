@@ -9,7 +9,8 @@ import (
 // are separated by blanks and tabs; a single-quoted string is one field,
 // with ” standing for a quote inside it; quotes may join other text.
 // One addition for time windows: a field beginning with '(' runs to the
-// matching ')', blanks included, so "(Saturday .. Monday)" is one field.
+// matching ')', blanks included, so (Saturday .. Monday) is one field;
+// so is a window in double quotes, as a Unix shell user writes it.
 func Tokenize(line string) ([]string, error) {
 	var fields []string
 	i := 0
@@ -21,6 +22,10 @@ func Tokenize(line string) ([]string, error) {
 			return fields, nil
 		}
 		var b strings.Builder
+		dq := line[i] == '"' && i+1 < len(line) && line[i+1] == '('
+		if dq {
+			i++
+		}
 		if line[i] == '(' {
 			depth := 0
 			for ; i < len(line); i++ {
@@ -37,6 +42,12 @@ func Tokenize(line string) ([]string, error) {
 			}
 			if depth != 0 {
 				return nil, errors.New("unmatched (")
+			}
+			if dq {
+				if i >= len(line) || line[i] != '"' {
+					return nil, errors.New("unmatched \"")
+				}
+				i++
 			}
 			fields = append(fields, b.String())
 			continue
