@@ -119,6 +119,7 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e.event("replfs started")
+	e.resumeTrickles()
 	return e, nil
 }
 

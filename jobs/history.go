@@ -66,7 +66,7 @@ func (e *Engine) loadJobs() error {
 			// It was running when replfs stopped without ending it.
 			state = Failed
 			rest := strings.SplitN(string(st), "\n", 2)[1]
-			st = []byte("state failed\n" + rest + "error replfs stopped before the job ended\n")
+			st = []byte("state failed\n" + rest + "error " + errStoppedBeforeEnd + "\n")
 			arena.WriteFileAtomic(path, st)
 		}
 		e.jobs = append(e.jobs, &job{id: id, state: state, saved: true, savedStatus: string(st), savedReport: string(rep),
@@ -76,4 +76,61 @@ func (e *Engine) loadJobs() error {
 		e.nextID = ids[len(ids)-1] + 1
 	}
 	return nil
+}
+
+// resumeTrickles starts again the repeating trickle jobs that replfs's
+// stopping ended (cleanly or not): a trickle -R runs until cancelled,
+// and a restart is not a cancel. The old job's saved status says which
+// job carries it on, so it is resumed once.
+func (e *Engine) resumeTrickles() {
+	e.mu.Lock()
+	var old []*job
+	for _, j := range e.jobs {
+		if j.saved && resumable(j.savedStatus) {
+			old = append(old, j)
+		}
+	}
+	e.mu.Unlock()
+	for _, j := range old {
+		cmd := statusValue(j.savedStatus, "cmd")
+		ids, err := e.ExecJobs(e.ctx, cmd)
+		if err != nil || len(ids) != 1 {
+			e.event("job %d: cannot resume %q: %v", j.id, cmd, err)
+			continue
+		}
+		st := j.savedStatus + "resumed job " + strconv.Itoa(ids[0]) + "\n"
+		e.mu.Lock()
+		j.savedStatus = st
+		e.mu.Unlock()
+		arena.WriteFileAtomic(filepath.Join(e.jobsDir(), strconv.Itoa(j.id)), []byte(st))
+		e.event("job %d resumes job %d: %s", ids[0], j.id, cmd)
+	}
+}
+
+// resumable: a repeating trickle ended by replfs stopping, not resumed yet.
+func resumable(status string) bool {
+	cmd := statusValue(status, "cmd")
+	if !strings.HasPrefix(cmd, "trickle ") || statusValue(status, "resumed") != "" {
+		return false
+	}
+	repeat := false
+	for _, f := range strings.Fields(cmd)[1:] {
+		if len(f) > 1 && f[0] == '-' && strings.Contains(f, "R") {
+			repeat = true
+		}
+	}
+	why := statusValue(status, "error")
+	return repeat && (why == errShutdown.Error() || why == errStoppedBeforeEnd)
+}
+
+const errStoppedBeforeEnd = "replfs stopped before the job ended"
+
+// statusValue returns the value of the first "key value" line.
+func statusValue(status, key string) string {
+	for _, l := range strings.Split(status, "\n") {
+		if k, v, _ := strings.Cut(l, " "); k == key {
+			return v
+		}
+	}
+	return ""
 }

@@ -67,3 +67,61 @@ func TestEngineTrickle(t *testing.T) {
 		t.Errorf("repeat after cancel: %s", st)
 	}
 }
+
+// TestTrickleResumes: a repeating trickle ended by replfs stopping runs
+// again when replfs starts, once.
+func TestTrickleResumes(t *testing.T) {
+	state := t.TempDir()
+	ctx := context.Background()
+	a1, _ := ventitest.NewServer(t)
+	e := newEngine(t, state)
+	if err := e.Exec(ctx, "target one "+a1+"\nset repeatseconds 1"); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := e.ExecJobs(ctx, "trickle -R '(00:00 .. 23:59)' local one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(jobStatus(t, e, ids[0]), "runs 1\n") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.Close()
+	trickles := func(e *Engine) (running []int, all int) {
+		for _, id := range e.Jobs() {
+			st := jobStatus(t, e, id)
+			if strings.Contains(st, "cmd trickle -R") {
+				all++
+				if !strings.HasPrefix(st, "state done") && !strings.HasPrefix(st, "state failed") && !strings.HasPrefix(st, "state cancelled") {
+					running = append(running, id)
+				}
+			}
+		}
+		return running, all
+	}
+	e2 := newEngine(t, state)
+	running, all := trickles(e2)
+	if len(running) != 1 || all != 2 {
+		t.Fatalf("after a restart: running %v of %d trickle jobs", running, all)
+	}
+	if st := jobStatus(t, e2, ids[0]); !strings.Contains(st, "resumed job "+strconv.Itoa(running[0])+"\n") {
+		t.Errorf("old job:\n%s", st)
+	}
+	if st := jobStatus(t, e2, running[0]); !strings.Contains(st, "cmd trickle -R '(00:00 .. 23:59)' local one\n") {
+		t.Errorf("resumed job:\n%s", st)
+	}
+	e2.Close()
+	e3 := newEngine(t, state)
+	if running, all := trickles(e3); len(running) != 1 || all != 3 {
+		t.Errorf("after a second restart: running %v of %d trickle jobs", running, all)
+	}
+	// A cancelled one stays cancelled.
+	running, _ = trickles(e3)
+	e3.Exec(ctx, "cancel "+strconv.Itoa(running[0]))
+	wait(t, e3, running[0])
+	e3.Close()
+	e4 := newEngine(t, state)
+	if running, _ := trickles(e4); len(running) != 0 {
+		t.Errorf("a cancelled trickle came back: %v", running)
+	}
+}
