@@ -16,7 +16,7 @@ const (
 // A Pair is one source and destination of a trickle line, with the
 // switches in force when its destination was read.
 type Pair struct {
-	Src    string // "local", "vac:score", a target name or dial string
+	Src    string // "local", "fossil", "vac:score", a target name or dial string
 	Dst    string // a target name or dial string
 	Debug  bool   // -D: do everything but transfer; report what would move
 	Verify bool   // -V: transfer nothing; report what is missing
@@ -112,7 +112,7 @@ func parseTrickle(args []string) (Cmd, error) {
 			}
 			src = a
 		default:
-			if a == Local || strings.HasPrefix(a, "vac:") || checkEndpoint("trickle", a) != nil {
+			if a == Local || a == FossilSource || strings.HasPrefix(a, "vac:") || checkEndpoint("trickle", a) != nil {
 				return nil, fmt.Errorf("trickle: bad destination %q", a)
 			}
 			p := cur
@@ -130,6 +130,9 @@ func parseTrickle(args []string) (Cmd, error) {
 // checkSource accepts "local", "vac:score", a target name or a dial
 // string.
 func checkSource(s string) error {
+	if s == FossilSource {
+		return nil
+	}
 	if strings.HasPrefix(s, "vac:") {
 		if _, err := venti.ParseScore(s); err != nil {
 			return fmt.Errorf("trickle: bad score %q", s)

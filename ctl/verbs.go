@@ -40,6 +40,10 @@ const (
 // Local is the name of the source venti, embedded or configured.
 const Local = "local"
 
+// FossilSource, as a trickle source, is the configured fossil: each run
+// snapshots it (snap) and then copies the source's arenas.
+const FossilSource = "fossil"
+
 // Target adds (or with Delete removes) a named target venti.
 type Target struct {
 	Name   string
@@ -62,7 +66,7 @@ func (c Target) String() string {
 // CheckName checks a target name: a single file name in /targets, not
 // "local", without blanks, and never like a dial string (no '!' or ':').
 func CheckName(name string) error {
-	if name == "" || name == "." || name == ".." || name == Local || len(name) > 64 ||
+	if name == "" || name == "." || name == ".." || name == Local || name == FossilSource || len(name) > 64 ||
 		strings.ContainsAny(name, "/ \t\n'()#!:") {
 		return fmt.Errorf("bad target name %q", name)
 	}

@@ -215,3 +215,36 @@ func TestSnapTimeout(t *testing.T) {
 		t.Errorf("recorded %s", e.RootScor())
 	}
 }
+
+// TestTrickleFossil: trickle's fossil source snapshots the fossil and
+// then copies the source's arenas, in one run.
+func TestTrickleFossil(t *testing.T) {
+	prog := fossiltest.FakeFossil(t)
+	dir := t.TempDir()
+	part := filepath.Join(dir, "fossil.part")
+	copyFile(t, filepath.Join(ventitest.Fixtures(t, "fossil"), "fossil-v.part"), part)
+	t.Setenv("FAKEFOSSIL_ARCHIVE", archive2)
+	t.Setenv("FAKEFOSSIL_DELAY", "100ms")
+	fx := fixtureVenti(t)
+	backup, store := ventitest.NewServer(t)
+	e := newEngine(t, filepath.Join(dir, "state"))
+	if err := e.Exec(context.Background(), "target fx "+fx+"\ntarget backup "+backup+"\nfossil -p "+prog+" -h fx "+part); err != nil {
+		t.Fatal(err)
+	}
+	run(t, e, "fossilstart", Done)
+	st := run(t, e, "trickle fossil backup", Done)
+	for _, w := range []string{
+		"result vac:" + archive2 + " " + part + " " + fx + " ",
+		"result backup: arenas 2 clumps 941 bytes 6870104 end arenas01 0x26e11d\n",
+	} {
+		if !strings.Contains(st, w) {
+			t.Errorf("trickle fossil lacks %q:\n%s", w, st)
+		}
+	}
+	if store.Len() != 941 || len(e.scores.Records()) != 1 {
+		t.Errorf("backup has %d blocks; rootscor:\n%s", store.Len(), e.RootScor())
+	}
+	if _, err := e.ExecJobs(context.Background(), "trickle local fossil"); err == nil {
+		t.Errorf("fossil accepted as a destination")
+	}
+}

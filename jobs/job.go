@@ -152,6 +152,12 @@ func (j *job) newRun(t time.Time) {
 	j.mu.Unlock()
 }
 
+func (j *job) runCount() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.runs
+}
+
 func (j *job) runStart() time.Time {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -56,7 +56,9 @@ func (s schedule) run(ctx context.Context, j *job, t transfer) error {
 			}
 		}
 		j.setWaiting(Running, time.Time{})
-		j.newRun(time.Now())
+		if attempt == 0 { // a retry goes on with its run
+			j.newRun(time.Now())
+		}
 		err, closed := s.once(ctx, j, t)
 		switch {
 		case j.stopCause() != nil || ctx.Err() != nil:

@@ -43,7 +43,31 @@ func (e *Engine) trickle(ctx context.Context, j *job, p ctl.Pair) error {
 	t := ts[0]
 	s := e.scheduleFor(p)
 	var tr transfer
-	if p.Src == ctl.Local && !p.Quick && !p.Verify {
+	if p.Src == ctl.FossilSource && !p.Debug && !p.Verify {
+		// The nightly round: archive the fossil, then copy what it
+		// wrote. The snapshot is not repeated by a retry of the copy.
+		snapped := 0 // the run whose snapshot is taken
+		tr = func(ctx context.Context, stop <-chan struct{}) error {
+			if run := j.runCount(); snapped != run {
+				if err := e.snap(ctx, j, ctl.Snap{}); err != nil {
+					return err
+				}
+				snapped = run
+			}
+			if p.Quick {
+				return e.trickleTrees(ctx, j, ctl.Pair{Src: ctl.Local, Dst: p.Dst}, t, hooks{stop: stop, pace: s.pace})
+			}
+			return e.trickleArenas(ctx, j, t, false, hooks{stop: stop, pace: s.pace})
+		}
+	} else if p.Src == ctl.FossilSource {
+		p.Src = ctl.Local // -D and -V: nothing is snapshotted
+		tr = func(ctx context.Context, stop <-chan struct{}) error {
+			if !p.Quick && !p.Verify {
+				return e.trickleArenas(ctx, j, t, p.Debug, hooks{stop: stop, pace: s.pace})
+			}
+			return e.trickleTrees(ctx, j, p, t, hooks{stop: stop, pace: s.pace})
+		}
+	} else if p.Src == ctl.Local && !p.Quick && !p.Verify {
 		tr = func(ctx context.Context, stop <-chan struct{}) error {
 			return e.trickleArenas(ctx, j, t, p.Debug, hooks{stop: stop, pace: s.pace})
 		}
