@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"io"
 
 	"fmt"
 	"strconv"
@@ -136,6 +137,23 @@ func (e *Engine) cpsys(ctx context.Context, j *job, c ctl.Cpsys) error {
 	}
 	j.addResult(fmt.Sprintf("%s re-rooted on vac:%v from %s", c.Dst, rec.Score, c.Src))
 	return nil
+}
+
+// writeReadBack writes a control message to an open /ctl and reads
+// back the jobs it started.
+func writeReadBack(f interface {
+	io.Writer
+	io.ReaderAt
+}, line string) ([]int, error) {
+	if _, err := f.Write([]byte(line + "\n")); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 8192)
+	n, err := f.ReadAt(b, 0)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	return parseJobs(string(b[:n])), nil
 }
 
 // parseJobs reads the "job N" lines /ctl gives back after a write.

@@ -67,6 +67,24 @@ func (e *Engine) fossilConfig(verb string) (ctl.Fossil, error) {
 	return *e.fossil, nil
 }
 
+// fossilPartition returns the configured fossil (zero if none) and
+// the partition a command names, else the configured one.
+func (e *Engine) fossilPartition(verb, given string) (ctl.Fossil, string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var cfg ctl.Fossil
+	if e.fossil != nil {
+		cfg = *e.fossil
+	}
+	if given != "" {
+		return cfg, given, nil
+	}
+	if cfg.Partition == "" {
+		return cfg, "", fmt.Errorf("%s: no partition and no fossil configured", verb)
+	}
+	return cfg, cfg.Partition, nil
+}
+
 // fossilVenti resolves the venti a fossil command names: name, else the
 // configured fossil's, else local.
 func (e *Engine) fossilVenti(name string) (string, error) {
@@ -309,18 +327,9 @@ func (e *Engine) fossilstart(ctx context.Context, j *job, c ctl.Fossilstart) err
 		return err
 	}
 	defer release()
-	e.mu.Lock()
-	var cfg ctl.Fossil
-	if e.fossil != nil {
-		cfg = *e.fossil
-	}
-	e.mu.Unlock()
-	part := c.Partition
-	if part == "" {
-		if cfg.Partition == "" {
-			return errors.New("fossilstart: no partition and no fossil configured")
-		}
-		part = cfg.Partition
+	cfg, part, err := e.fossilPartition("fossilstart", c.Partition)
+	if err != nil {
+		return err
 	}
 	if part != cfg.Partition {
 		cfg = ctl.Fossil{Partition: part, Program: cfg.Program, Venti: cfg.Venti, Listen: cfg.Listen}
@@ -449,18 +458,9 @@ func (e *Engine) fosreset(ctx context.Context, j *job, c ctl.Fosreset) error {
 		return err
 	}
 	defer release()
-	e.mu.Lock()
-	var cfg ctl.Fossil
-	if e.fossil != nil {
-		cfg = *e.fossil
-	}
-	e.mu.Unlock()
-	part := c.Partition
-	if part == "" {
-		if cfg.Partition == "" {
-			return errors.New("fosreset: no partition and no fossil configured")
-		}
-		part = cfg.Partition
+	cfg, part, err := e.fossilPartition("fosreset", c.Partition)
+	if err != nil {
+		return err
 	}
 	addr, err := e.fossilVenti(c.Venti)
 	if err != nil {

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -58,15 +57,7 @@ func (r *plan9Remote) ctl(ctx context.Context, line string) ([]int, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if _, err := f.Write([]byte(line + "\n")); err != nil {
-		return nil, err
-	}
-	b := make([]byte, 8192)
-	n, err := f.ReadAt(b, 0)
-	if err != nil && err != io.EOF {
-		return nil, err
-	}
-	return parseJobs(string(b[:n])), nil
+	return writeReadBack(f, line)
 }
 
 func (r *plan9Remote) read(ctx context.Context, name string) ([]byte, error) {

@@ -270,20 +270,30 @@ func (t *tree) wrong(n *node, err error) error {
 	return nil
 }
 
+// present, for copy -f, asks the destination for n; if it is there,
+// n and all below it are skipped.
+func (t *tree) present(n *node) (bool, error) {
+	if !t.opts.Fast || t.verify {
+		return false, nil
+	}
+	r := n.ref
+	ok, err := Has(t.ctx, t.probe, r.score, r.typ)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", r.path, err)
+	}
+	if ok {
+		t.count(func(s *TreeStats) { s.Skipped++ })
+		t.finish(n)
+	}
+	return ok, nil
+}
+
 // interior reads n, claims its children, and lets n finish once they
 // have.
 func (t *tree) interior(n *node) error {
 	r := n.ref
-	if t.opts.Fast && !t.verify {
-		ok, err := Has(t.ctx, t.probe, r.score, r.typ)
-		if err != nil {
-			return fmt.Errorf("%s: %w", r.path, err)
-		}
-		if ok {
-			t.count(func(s *TreeStats) { s.Skipped++ })
-			t.finish(n)
-			return nil
-		}
+	if skip, err := t.present(n); skip || err != nil {
+		return err
 	}
 	data, err := t.src.Read(t.ctx, r.score, r.typ, r.size())
 	if err != nil {
@@ -324,16 +334,8 @@ func (t *tree) leaf(n *node) error {
 		t.finish(n)
 		return nil
 	}
-	if t.opts.Fast && !t.verify {
-		ok, err := Has(t.ctx, t.probe, r.score, r.typ)
-		if err != nil {
-			return fmt.Errorf("%s: %w", r.path, err)
-		}
-		if ok {
-			t.count(func(s *TreeStats) { s.Skipped++ })
-			t.finish(n)
-			return nil
-		}
+	if skip, err := t.present(n); skip || err != nil {
+		return err
 	}
 	data, err := t.src.Read(t.ctx, r.score, r.typ, r.size())
 	if err != nil {
