@@ -416,18 +416,11 @@ func (e *Engine) foshalt(ctx context.Context, j *job, c ctl.Foshalt) error {
 		return err
 	}
 	defer release()
-	fp := e.running(cfg.Partition)
-	var p *fossil.Proc
-	switch {
-	case fp != nil:
-		p = fp.proc
-	case cfg.Console != "":
-		if p, err = fossil.Attach(ctx, cfg.Console, cfg.Partition); err != nil {
-			return fmt.Errorf("foshalt: %w", err)
-		}
-	default:
-		return fmt.Errorf("foshalt: no fossil running on %s", cfg.Partition)
+	p, done, err := e.console(ctx, "foshalt", cfg)
+	if err != nil {
+		return err
 	}
+	defer done()
 	if err := e.haltFossil(ctx, j, p); err != nil {
 		return fmt.Errorf("foshalt: %w", err)
 	}
