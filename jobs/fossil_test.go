@@ -248,3 +248,27 @@ func TestTrickleFossil(t *testing.T) {
 		t.Errorf("fossil accepted as a destination")
 	}
 }
+
+// TestFosresetSavesOldRoot: the root a fosreset replaces is recorded
+// first, when the log does not already end with it.
+func TestFosresetSavesOldRoot(t *testing.T) {
+	dir := t.TempDir()
+	part := filepath.Join(dir, "fossil.part")
+	copyFile(t, filepath.Join(ventitest.Fixtures(t, "fossil"), "fossil.part"), part) // last: archive2
+	addr := fixtureVenti(t)
+	e := newEngine(t, filepath.Join(dir, "state"))
+	if err := e.Exec(context.Background(), "fossil -h "+addr+" -n fs "+part); err != nil {
+		t.Fatal(err)
+	}
+	st := run(t, e, "fosreset vac:"+archive1, Done)
+	if !strings.Contains(st, "saved vac:"+archive2+" "+part+" "+addr+" fs ") {
+		t.Errorf("fosreset:\n%s", st)
+	}
+	recs := e.scores.Records()
+	if len(recs) != 1 || recs[0].Score.String() != archive2 {
+		t.Errorf("rootscor:\n%s", e.RootScor())
+	}
+	if last, _ := fossil.Last(part); last != venti.ZeroScore {
+		t.Errorf("last after fosreset %v", last)
+	}
+}
