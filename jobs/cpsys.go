@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"io"
+	"net"
 
 	"fmt"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"replfs/ctl"
 	"replfs/rootscor"
+	"replfs/venti"
 )
 
 // A remote is another replfs, reached over 9P.
@@ -137,6 +139,16 @@ func (e *Engine) cpsys(ctx context.Context, j *job, c ctl.Cpsys) error {
 	}
 	j.addResult(fmt.Sprintf("%s re-rooted on vac:%v from %s", c.Dst, rec.Score, c.Src))
 	return nil
+}
+
+// dial9p connects to a 9P dial string (9fs's port by default).
+func dial9p(ctx context.Context, addr string) (net.Conn, error) {
+	network, a, err := venti.ParseDialString(addr, "9fs")
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, a)
 }
 
 // writeReadBack writes a control message to an open /ctl and reads

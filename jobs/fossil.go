@@ -159,6 +159,25 @@ func (e *Engine) console(ctx context.Context, verb string, cfg ctl.Fossil) (*fos
 	return nil, nil, fmt.Errorf("%s: no fossil running on %s: fossilstart first", verb, cfg.Partition)
 }
 
+// lockedConsole returns the configured fossil and its console, holding
+// the fossil lock; done releases both.
+func (e *Engine) lockedConsole(ctx context.Context, j *job, verb string) (ctl.Fossil, *fossil.Proc, func(), error) {
+	cfg, err := e.fossilConfig(verb)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	release, err := e.lockFossil(ctx, j)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	p, done, err := e.console(ctx, verb, cfg)
+	if err != nil {
+		release()
+		return cfg, nil, nil, err
+	}
+	return cfg, p, func() { done(); release() }, nil
+}
+
 // record appends a root score to the log and returns its line.
 func (e *Engine) record(score venti.Score, part, ventiAddr string) (string, error) {
 	r := rootscor.Record{Score: score, Partition: part, Venti: ventiAddr, Fsname: e.fsname(), Time: e.opts.Now().UTC().Truncate(time.Second)}
@@ -198,16 +217,7 @@ func (e *Engine) fossilize(ctx context.Context, j *job, c ctl.Fossilize) error {
 }
 
 func (e *Engine) snap(ctx context.Context, j *job, c ctl.Snap) error {
-	cfg, err := e.fossilConfig("snap")
-	if err != nil {
-		return err
-	}
-	release, err := e.lockFossil(ctx, j)
-	if err != nil {
-		return err
-	}
-	defer release()
-	p, done, err := e.console(ctx, "snap", cfg)
+	cfg, p, done, err := e.lockedConsole(ctx, j, "snap")
 	if err != nil {
 		return err
 	}
@@ -407,16 +417,7 @@ func notHeld(part string) error {
 }
 
 func (e *Engine) foshalt(ctx context.Context, j *job, c ctl.Foshalt) error {
-	cfg, err := e.fossilConfig("foshalt")
-	if err != nil {
-		return err
-	}
-	release, err := e.lockFossil(ctx, j)
-	if err != nil {
-		return err
-	}
-	defer release()
-	p, done, err := e.console(ctx, "foshalt", cfg)
+	cfg, p, done, err := e.lockedConsole(ctx, j, "foshalt")
 	if err != nil {
 		return err
 	}

@@ -5,13 +5,10 @@ package jobs
 import (
 	"context"
 	"io"
-	"net"
 	"os"
 
 	"9fans.net/go/plan9"
 	"9fans.net/go/plan9/client"
-
-	"replfs/venti"
 )
 
 // p9pRemote talks 9P with 9fans.net/go/plan9/client. Its calls take no
@@ -23,12 +20,7 @@ type p9pRemote struct {
 }
 
 func dialRemote(ctx context.Context, addr string) (remote, error) {
-	network, a, err := venti.ParseDialString(addr, "9fs")
-	if err != nil {
-		return nil, err
-	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, network, a)
+	nc, err := dial9p(ctx, addr)
 	if err != nil {
 		return nil, err
 	}

@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
-
-	"replfs/venti"
 )
 
 // plan9Remote mounts the other replfs on a directory of its own and
@@ -18,19 +16,14 @@ type plan9Remote struct {
 }
 
 func dialRemote(ctx context.Context, addr string) (remote, error) {
-	network, a, err := venti.ParseDialString(addr, "9fs")
-	if err != nil {
-		return nil, err
-	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, network, a)
+	nc, err := dial9p(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
 	tc, ok := nc.(*net.TCPConn)
 	if !ok {
 		nc.Close()
-		return nil, &net.OpError{Op: "mount", Net: network, Err: syscall.EPLAN9}
+		return nil, &net.OpError{Op: "mount", Net: nc.RemoteAddr().Network(), Err: syscall.EPLAN9}
 	}
 	f, err := tc.File()
 	if err != nil {
