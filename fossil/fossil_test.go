@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,13 +51,7 @@ func TestLastFixtures(t *testing.T) {
 // fixtureVenti opens a copy of the fixture arenas as a store.
 func fixtureVenti(t *testing.T) *arena.Store {
 	t.Helper()
-	src := filepath.Join(ventitest.Fixtures(t, "venti"), "arenas.part")
-	dst := filepath.Join(t.TempDir(), "arenas.part")
-	in, _ := os.Open(src)
-	out, _ := os.Create(dst)
-	io.Copy(out, in)
-	in.Close()
-	out.Close()
+	dst := ventitest.CopyFixture(t, "venti", "arenas.part", filepath.Join(t.TempDir(), "arenas.part"))
 	s, err := arena.Open(context.Background(), []string{dst}, arena.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)

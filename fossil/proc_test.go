@@ -2,7 +2,6 @@ package fossil
 
 import (
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,25 +12,6 @@ import (
 	"replfs/venti/ventitest"
 )
 
-func copyFile(t *testing.T, src, dst string) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestStartFakeFossil starts the fake fossil on a pseudo-terminal as
 // fossilstart does, sends the seed's commands, snapshots, and stops it:
 // the console must be its controlling terminal (it opens /dev/tty), the
@@ -40,7 +20,7 @@ func TestStartFakeFossil(t *testing.T) {
 	prog := fossiltest.FakeFossil(t)
 	dir := t.TempDir()
 	part := filepath.Join(dir, "fossil.part")
-	copyFile(t, filepath.Join(ventitest.Fixtures(t, "fossil"), "fossil-v.part"), part)
+	ventitest.CopyFixture(t, "fossil", "fossil-v.part", part)
 	logf := filepath.Join(dir, "fake.log")
 	const score = "0842818bc4e6acc5ed5ca517cb45cb760844e9ed"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -3,7 +3,6 @@ package jobs
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,31 +20,12 @@ const (
 	archive2 = "0842818bc4e6acc5ed5ca517cb45cb760844e9ed" // and its last
 )
 
-func copyFile(t *testing.T, src, dst string) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // fixtureVenti serves a copy of the fixture venti, which holds the
 // fixture fossil's archives, and returns its address.
 func fixtureVenti(t *testing.T) string {
 	t.Helper()
 	part := filepath.Join(t.TempDir(), "arenas.part")
-	copyFile(t, filepath.Join(ventitest.Fixtures(t, "venti"), "arenas.part"), part)
+	ventitest.CopyFixture(t, "venti", "arenas.part", part)
 	s, err := arena.Open(context.Background(), []string{part}, arena.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +68,7 @@ func TestFossilVerbs(t *testing.T) {
 	prog := fossiltest.FakeFossil(t)
 	dir := t.TempDir()
 	part := filepath.Join(dir, "fossil.part")
-	copyFile(t, filepath.Join(ventitest.Fixtures(t, "fossil"), "fossil-v.part"), part)
+	ventitest.CopyFixture(t, "fossil", "fossil-v.part", part)
 	flog := filepath.Join(dir, "fake.log")
 	t.Setenv("FAKEFOSSIL_LOG", flog)
 	t.Setenv("FAKEFOSSIL_ARCHIVE", archive2)
@@ -198,7 +178,7 @@ func TestSnapTimeout(t *testing.T) {
 	prog := fossiltest.FakeFossil(t)
 	dir := t.TempDir()
 	part := filepath.Join(dir, "fossil.part")
-	copyFile(t, filepath.Join(ventitest.Fixtures(t, "fossil"), "fossil-v.part"), part)
+	ventitest.CopyFixture(t, "fossil", "fossil-v.part", part)
 	t.Setenv("FAKEFOSSIL_ARCHIVE", "")
 	e := newEngine(t, filepath.Join(dir, "state"))
 	if err := e.Exec(context.Background(), "fossil -p "+prog+" -h tcp!127.0.0.1!1 "+part+"\nfossilstart"); err != nil {
@@ -222,7 +202,7 @@ func TestTrickleFossil(t *testing.T) {
 	prog := fossiltest.FakeFossil(t)
 	dir := t.TempDir()
 	part := filepath.Join(dir, "fossil.part")
-	copyFile(t, filepath.Join(ventitest.Fixtures(t, "fossil"), "fossil-v.part"), part)
+	ventitest.CopyFixture(t, "fossil", "fossil-v.part", part)
 	t.Setenv("FAKEFOSSIL_ARCHIVE", archive2)
 	t.Setenv("FAKEFOSSIL_DELAY", "100ms")
 	fx := fixtureVenti(t)
@@ -254,7 +234,7 @@ func TestTrickleFossil(t *testing.T) {
 func TestFosresetSavesOldRoot(t *testing.T) {
 	dir := t.TempDir()
 	part := filepath.Join(dir, "fossil.part")
-	copyFile(t, filepath.Join(ventitest.Fixtures(t, "fossil"), "fossil.part"), part) // last: archive2
+	ventitest.CopyFixture(t, "fossil", "fossil.part", part) // last: archive2
 	addr := fixtureVenti(t)
 	e := newEngine(t, filepath.Join(dir, "state"))
 	if err := e.Exec(context.Background(), "fossil -h "+addr+" -n fs "+part); err != nil {

@@ -31,3 +31,18 @@ func Fixtures(t testing.TB, sub string) string {
 	}
 	return fx
 }
+
+// CopyFixture copies the fixture file sub/name to dst, so a test may
+// write to it, and returns dst. It skips as Fixtures does.
+func CopyFixture(t testing.TB, sub, name, dst string) string {
+	t.Helper()
+	src := filepath.Join(Fixtures(t, sub), name)
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0600); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
