@@ -2,7 +2,6 @@ package test
 
 import (
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -110,7 +109,7 @@ func TestPlan9portFossil(t *testing.T) {
 	// B started with the ANTS defaults serves the archived file, over
 	// its srv -A service (its network listener wants authentication).
 	run("fossilstart "+bpart+" bfossil", 5)
-	if got := readFossilFile(t, "unix", filepath.Join(r.ns, "bfossil"), "/active/hello.txt"); got != text {
+	if got := read9(t, attachFossil(t, "unix", filepath.Join(r.ns, "bfossil")), "/active/hello.txt"); got != text {
 		t.Errorf("B's /active/hello.txt %q", got)
 	}
 	if st := run("foshalt", 6); !strings.Contains(st, "result fossil on "+apart+" halted") {
@@ -137,25 +136,11 @@ func fossilLogs(dir string) string {
 	return b.String()
 }
 
+// attachFossil attaches to fossil's main file system; its listener
+// comes up as fossil starts.
 func attachFossil(t *testing.T, network, addr string) *client.Fsys {
 	t.Helper()
-	var c *client.Conn
-	var err error
-	for i := 0; i < 50; i++ { // the listener comes up as fossil starts
-		if c, err = client.Dial(network, addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	fs, err := c.Attach(nil, "glenda", "main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fs
+	return attach9(t, network, addr, "main", 50)
 }
 
 func writeFossilFile(t *testing.T, network, addr, name, text string) {
@@ -169,21 +154,6 @@ func writeFossilFile(t *testing.T, network, addr, name, text string) {
 		t.Fatal(err)
 	}
 	f.Close()
-}
-
-func readFossilFile(t *testing.T, network, addr, name string) string {
-	t.Helper()
-	fs := attachFossil(t, network, addr)
-	f, err := fs.Open(name, plan9.OREAD)
-	if err != nil {
-		t.Fatalf("open %s: %v", name, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // holdersOf lists the processes with path open (Linux /proc).

@@ -55,12 +55,27 @@ func startReplfsEnv(t testing.TB, dir string, env ...string) *replfsProc {
 // mount9 attaches the 9fans.net client to r over TCP.
 func (r *replfsProc) mount9(t testing.TB) *client.Fsys {
 	t.Helper()
-	c, err := client.Dial("tcp", r.addr9p)
+	return attach9(t, "tcp", r.addr9p, "", 1)
+}
+
+// attach9 attaches to a 9P server as glenda, dialing up to tries times
+// 100 ms apart (a server may be coming up); the connection closes when
+// the test ends.
+func attach9(t testing.TB, network, addr, aname string, tries int) *client.Fsys {
+	t.Helper()
+	var c *client.Conn
+	var err error
+	for i := 0; i < tries; i++ {
+		if c, err = client.Dial(network, addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	fs, err := c.Attach(nil, "glenda", "")
+	fs, err := c.Attach(nil, "glenda", aname)
 	if err != nil {
 		t.Fatal(err)
 	}
