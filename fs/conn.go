@@ -16,6 +16,7 @@ import (
 type conn struct {
 	s   *Server
 	ctx context.Context // done when the connection goes
+	rw  bool            // may write: Server.MayWrite's answer
 }
 
 // fidState is what a fid refers to.
@@ -31,6 +32,7 @@ type fidState struct {
 var (
 	errNotFound = errors.New("file does not exist")
 	errPerm     = errors.New("permission denied")
+	errReadOnly = errors.New("read-only connection")
 )
 
 func state(fid *srv9p.Fid) *fidState { return fid.Aux().(*fidState) }
@@ -68,6 +70,9 @@ func (c *conn) open(ctx context.Context, fid *srv9p.Fid, mode uint8) error {
 	st := state(fid)
 	if !c.exists(st.path) {
 		return errNotFound
+	}
+	if !c.rw && (mode&3 == plan9.OWRITE || mode&3 == plan9.ORDWR || mode&plan9.OTRUNC != 0) {
+		return errReadOnly
 	}
 	p := perm(st.path)
 	switch mode & 3 {
@@ -186,6 +191,9 @@ func (c *conn) readLog(ctx context.Context, st *fidState, data []byte) (int, err
 
 func (c *conn) write(ctx context.Context, fid *srv9p.Fid, data []byte, offset int64) (int, error) {
 	st := state(fid)
+	if !c.rw {
+		return 0, errReadOnly
+	}
 	e := c.s.Engine
 	var err error
 	switch {
@@ -229,6 +237,9 @@ func (c *conn) stat(ctx context.Context, fid *srv9p.Fid) (*plan9.Dir, error) {
 // file: truncation to length 0 and times; it changes nothing.
 func (c *conn) wstat(ctx context.Context, fid *srv9p.Fid, d *plan9.Dir) error {
 	st := state(fid)
+	if !c.rw {
+		return errReadOnly
+	}
 	if perm(st.path)&0222 == 0 {
 		return errPerm
 	}

@@ -44,6 +44,10 @@ type Server struct {
 	Trace  io.Writer                        // 9P trace, if set
 	Logf   func(format string, args ...any) // nil discards
 	Now    func() time.Time                 // nil means time.Now
+	// MayWrite says whether a connection may write: one it refuses
+	// reads every file, and opening any for writing, writing, and
+	// wstat fail. Nil means every connection may write.
+	MayWrite func(c net.Conn) bool
 
 	mu   sync.Mutex        // protects following
 	qids map[string]uint64 // path of every node seen -> qid path
@@ -75,13 +79,17 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 
 // ServeConn serves one 9P conversation on rwc until the client hangs
 // up or ctx is done. Requests blocked in reads end then too: srv9p does
-// not cancel them when the connection goes.
+// not cancel them when the connection goes. If rwc is a net.Conn,
+// MayWrite decides whether it may write; otherwise it may.
 func (s *Server) ServeConn(ctx context.Context, rwc io.ReadWriteCloser) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { rwc.Close() })
 	defer stop()
-	c := &conn{s: s, ctx: ctx}
+	c := &conn{s: s, ctx: ctx, rw: true}
+	if nc, ok := rwc.(net.Conn); ok && s.MayWrite != nil {
+		c.rw = s.MayWrite(nc)
+	}
 	srv := &srv9p.Server{
 		Attach: c.attach,
 		Walk:   c.walk,

@@ -45,6 +45,15 @@ func perm(p string) plan9.Perm {
 	return 0444
 }
 
+// perm returns a file's permissions as this connection sees them: no
+// write permission on one that may not write.
+func (c *conn) perm(p string) plan9.Perm {
+	if !c.rw {
+		return perm(p) &^ 0222
+	}
+	return perm(p)
+}
+
 // exists reports whether p names a node now.
 func (c *conn) exists(p string) bool {
 	e := c.s.Engine
@@ -101,7 +110,7 @@ func (c *conn) dir(p string, uid string) *plan9.Dir {
 	}
 	return &plan9.Dir{
 		Qid:   c.s.qid(p),
-		Mode:  perm(p),
+		Mode:  c.perm(p),
 		Atime: uint32(c.s.now().Unix()),
 		Mtime: uint32(c.s.now().Unix()),
 		Name:  name,
