@@ -111,6 +111,8 @@ func TestParse(t *testing.T) {
 		{"foshalt now", nil, "usage: foshalt"},
 		{"cpsys tcp!fs!5640 tcp!backup!5640", Cpsys{Src: "tcp!fs!5640", Dst: "tcp!backup!5640"}, ""},
 		{"cpsys unix!/tmp/ns/replfs backup:5640", Cpsys{Src: "unix!/tmp/ns/replfs", Dst: "backup:5640"}, ""},
+		{"cpsys tls!fs!5641 tls!backup", Cpsys{Src: "tls!fs!5641", Dst: "tls!backup"}, ""},
+		{"cpsys tls!fs!5641 tls!", nil, `cpsys: bad address "tls!"`},
 		{"cpsys fs", nil, "usage: cpsys src dst"},
 		{"cpsys il!fs tcp!b!1", nil, `cpsys: bad address "il!fs"`},
 		{"frob", nil, `unknown control message "frob"`},

@@ -292,7 +292,13 @@ func parseCpsys(args []string) (Cmd, error) {
 		return nil, usage(usageCpsys)
 	}
 	for _, a := range args {
-		if _, _, err := venti.ParseDialString(a, "9fs"); err != nil {
+		// tls!host!port is a pinned peer (package peer); the rest is
+		// an ordinary dial string.
+		b := a
+		if rest, ok := strings.CutPrefix(a, "tls!"); ok {
+			b = "tcp!" + rest
+		}
+		if _, _, err := venti.ParseDialString(b, "9fs"); err != nil {
 			return nil, fmt.Errorf("cpsys: bad address %q", a)
 		}
 	}

@@ -2,15 +2,16 @@ package jobs
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
-
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"replfs/ctl"
+	"replfs/peer"
 	"replfs/rootscor"
 	"replfs/venti"
 )
@@ -94,12 +95,12 @@ func first(v []string) string {
 func (e *Engine) cpsys(ctx context.Context, j *job, c ctl.Cpsys) error {
 	ctx, release := untilStop(ctx, j.stop)
 	defer release()
-	src, err := dialRemote(ctx, c.Src)
+	src, err := dialRemote(ctx, e.opts.Peers, c.Src)
 	if err != nil {
 		return fmt.Errorf("cpsys: %s: %w", c.Src, err)
 	}
 	defer src.close()
-	dst, err := dialRemote(ctx, c.Dst)
+	dst, err := dialRemote(ctx, e.opts.Peers, c.Dst)
 	if err != nil {
 		return fmt.Errorf("cpsys: %s: %w", c.Dst, err)
 	}
@@ -141,8 +142,15 @@ func (e *Engine) cpsys(ctx context.Context, j *job, c ctl.Cpsys) error {
 	return nil
 }
 
-// dial9p connects to a 9P dial string (9fs's port by default).
-func dial9p(ctx context.Context, addr string) (net.Conn, error) {
+// dial9p connects to a 9P dial string (9fs's port by default); a tls!
+// address must be the peer peers pins for it.
+func dial9p(ctx context.Context, peers *peer.Config, addr string) (net.Conn, error) {
+	if peer.IsTLS(addr) {
+		if peers == nil {
+			return nil, errors.New("no identity to dial tls! addresses with")
+		}
+		return peers.Dial(ctx, addr)
+	}
 	network, a, err := venti.ParseDialString(addr, "9fs")
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"replfs/ctl"
+	"replfs/peer"
 	"replfs/rootscor"
 	"replfs/venti/arena"
 )
@@ -43,6 +44,9 @@ type Options struct {
 	Embedded *Source
 	Logf     func(format string, args ...any) // nil discards
 	Now      func() time.Time                 // nil means time.Now
+	// Peers authenticates cpsys's tls! connections to other replfs
+	// servers; nil refuses tls! addresses.
+	Peers *peer.Config
 }
 
 // maxFinished is how many finished jobs stay listed.

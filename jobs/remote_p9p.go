@@ -9,6 +9,8 @@ import (
 
 	"9fans.net/go/plan9"
 	"9fans.net/go/plan9/client"
+
+	"replfs/peer"
 )
 
 // p9pRemote talks 9P with 9fans.net/go/plan9/client. Its calls take no
@@ -19,8 +21,8 @@ type p9pRemote struct {
 	stop func() bool
 }
 
-func dialRemote(ctx context.Context, addr string) (remote, error) {
-	nc, err := dial9p(ctx, addr)
+func dialRemote(ctx context.Context, peers *peer.Config, addr string) (remote, error) {
+	nc, err := dial9p(ctx, peers, addr)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"replfs/peer"
 )
 
 // plan9Remote mounts the other replfs on a directory of its own and
@@ -15,8 +17,8 @@ type plan9Remote struct {
 	nc  net.Conn
 }
 
-func dialRemote(ctx context.Context, addr string) (remote, error) {
-	nc, err := dial9p(ctx, addr)
+func dialRemote(ctx context.Context, peers *peer.Config, addr string) (remote, error) {
+	nc, err := dial9p(ctx, peers, addr)
 	if err != nil {
 		return nil, err
 	}

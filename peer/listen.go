@@ -99,8 +99,12 @@ func (l *Listener) stop(why error) error {
 	return err
 }
 
-// Addr returns the TCP listener's address.
-func (l *Listener) Addr() net.Addr { return l.l.Addr() }
+// Addr returns the TCP listener's address, on the network "tls".
+func (l *Listener) Addr() net.Addr { return tlsAddr{l.l.Addr()} }
+
+type tlsAddr struct{ net.Addr }
+
+func (tlsAddr) Network() string { return "tls" }
 
 func (l *Listener) loop() {
 	var delay time.Duration

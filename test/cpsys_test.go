@@ -25,7 +25,15 @@ const (
 // arenas to DST's venti, then cpsys, run on SRC, re-roots DST's fossil
 // on SRC's last archive: DST's partition must then be plan9port's
 // flfmt -v of that archive (fossil-v.part) but for the random tag.
+// It runs over plain TCP and over tls! listeners whose peers pin one
+// another.
 func TestCpsys(t *testing.T) {
+	for _, network := range []string{"tcp", "tls"} {
+		t.Run(network, func(t *testing.T) { testCpsys(t, network) })
+	}
+}
+
+func testCpsys(t *testing.T, network string) {
 	fake := fossiltest.FakeFossil(t)
 	fx := ventitest.Fixtures(t, "venti")
 	ffx := ventitest.Fixtures(t, "fossil")
@@ -53,8 +61,22 @@ func TestCpsys(t *testing.T) {
 	if d := diffExceptTags(t, dpart, want); len(d) == 0 {
 		t.Fatal("DST already looks re-rooted on the last archive")
 	}
+	// Over TLS each gets an identity, a tls! listener, and the same
+	// allow list naming both.
+	dstate := filepath.Join(ddir, "state")
+	sstate := filepath.Join(sdir, "state")
+	os.MkdirAll(sstate, 0700)
+	var dargs, sargs []string
+	var saddr, daddr string
+	if network == "tls" {
+		saddr, daddr = tlsAddr(t), tlsAddr(t)
+		pins := []string{makeID(t, sstate, "src") + " ctl " + saddr, makeID(t, dstate, "dst") + " ctl " + daddr}
+		writePeers(t, sstate, pins...)
+		writePeers(t, dstate, pins...)
+		sargs, dargs = []string{"-a", saddr}, []string{"-a", daddr}
+	}
 	dlog := filepath.Join(ddir, "fake.log")
-	dst := startReplfsEnv(t, filepath.Join(ddir, "state"), "FAKEFOSSIL_LOG="+dlog)
+	dst := startReplfsArgs(t, dstate, []string{"FAKEFOSSIL_LOG=" + dlog}, dargs...)
 	dfs := dst.mount9(t)
 	if err := write9(t, dfs, "/ctl", "fossil -p "+fake+" -h local -n backup "+dpart+"\nfossilstart\n"); err != nil {
 		t.Fatal(err)
@@ -66,12 +88,13 @@ func TestCpsys(t *testing.T) {
 	// SRC: replfs whose source is the fixture venti, and the fixture
 	// fossil.
 	spart := copyFile(t, filepath.Join(ffx, "fossil.part"), sdir)
-	sstate := filepath.Join(sdir, "state")
-	os.MkdirAll(sstate, 0700)
 	if err := os.WriteFile(filepath.Join(sstate, "config"), []byte("source "+sv.addr+" "+arenas+"\n"), 0600); err != nil {
 		t.Fatal(err)
 	}
-	src := startReplfsSource(t, sstate)
+	src := startReplfsSource(t, sstate, sargs...)
+	if network == "tcp" {
+		saddr, daddr = src.tcpDial, dst.tcpDial
+	}
 	sfs := src.mount9(t)
 	if err := write9(t, sfs, "/ctl", "target backup "+dst.venti+"\nfossil -p "+fake+" -n fs "+spart+"\n"); err != nil {
 		t.Fatal(err)
@@ -83,12 +106,12 @@ func TestCpsys(t *testing.T) {
 		t.Fatalf("ventiprog:\n%s", st)
 	}
 
-	if err := write9(t, sfs, "/ctl", "cpsys "+src.tcpDial+" "+dst.tcpDial); err != nil {
+	if err := write9(t, sfs, "/ctl", "cpsys "+saddr+" "+daddr); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := waitJob(t, func() string { return read9(t, sfs, "/jobs/2/status") })
 	if !strings.HasPrefix(st, "state done\n") ||
-		!strings.Contains(st, "result "+dst.tcpDial+" re-rooted on vac:"+fossilArchive2+" from "+src.tcpDial+"\n") {
+		!strings.Contains(st, "result "+daddr+" re-rooted on vac:"+fossilArchive2+" from "+saddr+"\n") {
 		t.Fatalf("cpsys:\n%s", st)
 	}
 	if !strings.Contains(st, "no archive yet on "+dpart) {

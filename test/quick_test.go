@@ -67,13 +67,13 @@ func TestQuickAndVerifyAll(t *testing.T) {
 
 // startReplfsSource starts replfs on a state directory whose
 // configuration names a source: no embedded venti.
-func startReplfsSource(t testing.TB, dir string) *replfsProc {
+func startReplfsSource(t testing.TB, dir string, args ...string) *replfsProc {
 	t.Helper()
 	r := &replfsProc{dir: dir, ns: t.TempDir()}
 	p9 := freePort(t)
 	r.addr9p = "127.0.0.1:" + itoa(p9)
 	r.tcpDial = "tcp!127.0.0.1!" + itoa(p9)
 	r.env = []string{"NAMESPACE=" + r.ns}
-	r.proc = startEnv(t, r.env, "serving 9P on unix", "-d", dir, "-a", r.tcpDial)
+	r.proc = startEnv(t, r.env, "serving 9P on unix", append([]string{"-d", dir, "-a", r.tcpDial}, args...)...)
 	return r
 }

@@ -39,6 +39,12 @@ func startReplfs(t testing.TB, dir string) *replfsProc {
 // startReplfsEnv is startReplfs with more environment variables.
 func startReplfsEnv(t testing.TB, dir string, env ...string) *replfsProc {
 	t.Helper()
+	return startReplfsArgs(t, dir, env)
+}
+
+// startReplfsArgs is startReplfsEnv with more arguments.
+func startReplfsArgs(t testing.TB, dir string, env []string, args ...string) *replfsProc {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -48,7 +54,7 @@ func startReplfsEnv(t testing.TB, dir string, env ...string) *replfsProc {
 	r.tcpDial = "tcp!127.0.0.1!" + strconv.Itoa(p9)
 	r.venti = "tcp!127.0.0.1!" + strconv.Itoa(pv)
 	r.env = append([]string{"NAMESPACE=" + r.ns}, env...)
-	r.proc = startEnv(t, r.env, "serving 9P on unix", "-d", dir, "-S", "512m", "-V", r.venti, "-a", r.tcpDial)
+	r.proc = startEnv(t, r.env, "serving 9P on unix", append([]string{"-d", dir, "-S", "512m", "-V", r.venti, "-a", r.tcpDial}, args...)...)
 	return r
 }
 

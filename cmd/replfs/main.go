@@ -29,8 +29,9 @@ func main() {
 	os.Exit(run(ctx, e, os.Args[1:]))
 }
 
-const usageText = `usage: replfs [-A] [-D] [-S size] [-V ventiaddr] [-a addr]... [-d statedir] [-s name]
-       replfs 9p [-a addr] read|write|ls|stat path
+const usageText = `usage: replfs [-A] [-D] [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-d statedir] [-n name] [-s name]
+       replfs id [-d statedir] [-n name]
+       replfs 9p [-a addr] [-d statedir] [-P peers] read|write|ls|stat path
        replfs venti read [-h addr] [-t type] score
        replfs venti write [-h addr] [-t type] [-z] < data
        replfs venti sync [-h addr]
@@ -53,6 +54,8 @@ func run(ctx context.Context, e *env, args []string) int {
 	switch args[0] {
 	case "9p":
 		return ninep(ctx, e, args[1:])
+	case "id":
+		return id(ctx, e, args[1:])
 	case "venti":
 		return runVenti(ctx, e, args[1:])
 	case "ventiprog":

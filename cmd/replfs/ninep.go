@@ -12,16 +12,19 @@ import (
 	"9fans.net/go/plan9"
 	"9fans.net/go/plan9/client"
 
+	"replfs/peer"
 	"replfs/venti"
 )
 
-const ninepUsage = "replfs 9p [-a addr] read|write|ls|stat path"
+const ninepUsage = "replfs 9p [-a addr] [-d statedir] [-P peers] read|write|ls|stat path"
 
 // ninep is a small 9P client with the verbs of plan9port's 9p(1), so
 // replfs can be driven from scripts without Plan 9 tools.
 func ninep(ctx context.Context, e *env, args []string) int {
 	fl := newFlags(ninepUsage)
 	addr := fl.String("a", "", "server address (default: the posted replfs)")
+	stateDir := fl.String("d", "", "state directory whose identity dials tls! addresses")
+	peers := fl.String("P", "", "allow list pinning tls! servers (default: peers in the state directory)")
 	if ok, st := parseFlags(e, fl, args, ninepUsage); !ok {
 		return st
 	}
@@ -31,9 +34,12 @@ func ninep(ctx context.Context, e *env, args []string) int {
 	verb, path := fl.Arg(0), fl.Arg(1)
 	var c *client.Conn
 	var err error
-	if *addr == "" {
+	switch {
+	case *addr == "":
 		c, err = client.Dial("unix", filepath.Join(client.Namespace(), "replfs"))
-	} else {
+	case peer.IsTLS(*addr):
+		c, err = dialTLS(ctx, e, *stateDir, *peers, *addr)
+	default:
 		network, hp, perr := venti.ParseDialString(*addr, "5640")
 		if perr != nil {
 			return fail(e, "9p", perr)
@@ -121,4 +127,26 @@ func ninep(ctx context.Context, e *env, args []string) int {
 		return 0
 	}
 	return usageErr(e, ninepUsage)
+}
+
+// dialTLS dials a pinned peer with the state directory's identity.
+func dialTLS(ctx context.Context, e *env, stateDir, peers, addr string) (*client.Conn, error) {
+	dir, err := stateDirOf(e, stateDir)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := peerConfig(dir, "", peers)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := pc.Dial(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.NewConn(nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
 }

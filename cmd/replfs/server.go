@@ -14,11 +14,12 @@ import (
 
 	"replfs/fs"
 	"replfs/jobs"
+	"replfs/peer"
 	"replfs/venti"
 	"replfs/venti/arena"
 )
 
-const serverUsage = "replfs [-A] [-D] [-S size] [-V ventiaddr] [-a addr]... [-d statedir] [-s name]"
+const serverUsage = "replfs [-A] [-D] [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-d statedir] [-n name] [-s name]"
 
 // serve runs the file server until ctx is done.
 func serve(ctx context.Context, e *env, args []string) int {
@@ -29,7 +30,9 @@ func serve(ctx context.Context, e *env, args []string) int {
 	post := fl.String("s", "replfs", "post name")
 	ventiAddr := fl.String("V", ventiAddr(e, ""), "embedded venti address")
 	size := fl.String("S", "1g", "size of the embedded venti's arena partition")
-	public := fl.Bool("A", false, "allow 9P on non-loopback addresses")
+	public := fl.Bool("A", false, "allow plain 9P on non-loopback addresses")
+	peers := fl.String("P", "", "allow list of peers (default: peers in the state directory)")
+	name := fl.String("n", "", "name of a new identity (default: the host's name)")
 	debug := fl.Bool("D", false, "trace 9P")
 	if ok, st := parseFlags(e, fl, args, serverUsage); !ok {
 		return st
@@ -50,6 +53,11 @@ func serve(ctx context.Context, e *env, args []string) int {
 	if err := os.MkdirAll(*stateDir, 0700); err != nil {
 		return fail(e, "serve", err)
 	}
+	pc, err := peerConfig(*stateDir, *name, *peers)
+	if err != nil {
+		return fail(e, "serve", err)
+	}
+	logf("identity %s %s", pc.ID.Name, pc.ID.FP)
 
 	// The 9P listeners first: a bad address fails before anything starts.
 	var ls []net.Listener
@@ -59,6 +67,15 @@ func serve(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	for _, a := range addrs {
+		if peer.IsTLS(a) {
+			l, err := listenTLS(a, pc, logf)
+			if err != nil {
+				closeAll()
+				return fail(e, "serve", err)
+			}
+			ls = append(ls, l)
+			continue
+		}
 		network, hp, err := venti.ParseDialString(a, "5640")
 		if err != nil {
 			closeAll()
@@ -67,9 +84,9 @@ func serve(ctx context.Context, e *env, args []string) int {
 		if network != "unix" && !loopback(hp) {
 			if !*public {
 				closeAll()
-				return fail(e, "serve", fmt.Errorf("%s is not a loopback address: anyone who reaches it can write ctl; give -A to allow it", a))
+				return fail(e, "serve", fmt.Errorf("%s is not a loopback address: anyone who reaches it can write ctl; serve tls! to admit pinned peers only, or give -A to allow it", a))
 			}
-			logf("warning: serving 9P on %s; anyone who reaches it can write ctl", a)
+			logf("warning: serving plain 9P on %s; anyone who reaches it can write ctl", a)
 		}
 		l, err := net.Listen(network, hp)
 		if err != nil {
@@ -118,13 +135,13 @@ func serve(ctx context.Context, e *env, args []string) int {
 		logf("venti on %s, arenas %s", *ventiAddr, part)
 	}
 
-	eng, err := jobs.New(jobs.Options{StateDir: *stateDir, Embedded: embedded, Logf: logf})
+	eng, err := jobs.New(jobs.Options{StateDir: *stateDir, Embedded: embedded, Logf: logf, Peers: pc})
 	if err != nil {
 		closeAll()
 		return fail(e, "serve", err)
 	}
 	defer eng.Close()
-	fsrv := &fs.Server{Engine: eng, Logf: logf}
+	fsrv := &fs.Server{Engine: eng, Logf: logf, MayWrite: mayWrite}
 	if *debug {
 		fsrv.Trace = e.stderr
 	}
