@@ -2,6 +2,8 @@ package test
 
 import (
 	"crypto/tls"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"replfs/peer"
 )
 
 // makeID makes the identity in a state directory with `replfs id` and
@@ -173,4 +177,86 @@ func TestServeRules(t *testing.T) {
 			t.Errorf("replfs %v: %v\n%s", tc.args, err, out)
 		}
 	}
+}
+
+// TestTLSFlood: hundreds of connections that start a TLS handshake and
+// stall leave replfs serving a pinned peer, holding at most
+// peer.MaxHandshakes of them open.
+func TestTLSFlood(t *testing.T) {
+	dstate, cdir := t.TempDir(), t.TempDir()
+	daddr := tlsAddr(t)
+	writePeers(t, cdir, makeID(t, dstate, "dst")+" ctl "+daddr)
+	writePeers(t, dstate, makeID(t, cdir, "admin")+" ctl")
+	dst := startReplfsArgs(t, dstate, nil, "-a", daddr)
+	pid := dst.cmd.Process.Pid
+	if _, err := os.Stat("/proc/" + strconv.Itoa(pid) + "/fd"); err != nil {
+		t.Skip("no /proc")
+	}
+	if _, err := replfs9p(t, "", "-d", cdir, "-a", daddr, "read", "/status"); err != nil {
+		t.Fatal(err)
+	}
+	fds0, rss0 := procStats(t, pid)
+
+	hello := clientHello(t)
+	hp := "127.0.0.1:" + daddr[strings.LastIndex(daddr, "!")+1:]
+	const n = 500
+	for range n {
+		c, err := net.Dial("tcp", hp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := c.Write(hello); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Past all n in the listen queue, a pinned peer is served.
+	out, err := replfs9p(t, "", "-d", cdir, "-a", daddr, "read", "/status")
+	if err != nil || !strings.HasPrefix(out, "source ") {
+		t.Fatalf("pinned peer during the flood: %v\n%s", err, out)
+	}
+	fds, rss := procStats(t, pid)
+	t.Logf("%d stalled handshakes: replfs holds %d descriptors (%d before), resident %d KiB (%d before)", n, fds, fds0, rss, rss0)
+	if fds > fds0+peer.MaxHandshakes+8 {
+		t.Errorf("%d descriptors open, %d before the flood; cap %d handshakes", fds, fds0, peer.MaxHandshakes)
+	}
+}
+
+// procStats returns a process's open descriptors and resident KiB.
+func procStats(t testing.TB, pid int) (fds, rssKiB int) {
+	t.Helper()
+	dir := "/proc/" + strconv.Itoa(pid)
+	ents, err := os.ReadDir(dir + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(dir + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			rssKiB, _ = strconv.Atoi(strings.Fields(v)[0])
+		}
+	}
+	return len(ents), rssKiB
+}
+
+// clientHello returns a TLS 1.3 client's first flight: what a client
+// that stalls sends before it stops.
+func clientHello(t testing.TB) []byte {
+	t.Helper()
+	a, b := net.Pipe()
+	go tls.Client(a, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}).Handshake()
+	defer a.Close()
+	defer b.Close()
+	hdr := make([]byte, 5)
+	if _, err := io.ReadFull(b, hdr); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, int(hdr[3])<<8|int(hdr[4]))
+	if _, err := io.ReadFull(b, body); err != nil {
+		t.Fatal(err)
+	}
+	return append(hdr, body...)
 }
