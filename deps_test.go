@@ -25,6 +25,7 @@ var allowed = map[string][]string{
 	"replfs/test":                         {"*"},
 	"replfs/bench/ventiprog":              {"*"},
 	"replfs/bench/copy":                   {"*"},
+	"replfs/bench/tls":                    {"*"},
 }
 
 // testOnly are packages tests may import on top of the table.
