@@ -24,22 +24,19 @@ type Reader struct {
 	idx    *index
 }
 
-// NewReader returns a Reader over the arenas of parts, which will index
-// the arena named near first (the last arena if near is "" or not
-// found).
-func NewReader(parts []*Partition, near string) *Reader {
-	r := &Reader{idx: newIndex(0)}
+// NewReader returns a Reader over the arenas (of partitions, or opened
+// alone), in the order of writing, which will index the arena named near
+// first (the last arena if near is "" or not found).
+func NewReader(arenas []*Arena, near string) *Reader {
+	r := &Reader{idx: newIndex(0), arenas: arenas}
 	var addr uint64
 	at := -1
-	for _, p := range parts {
-		for _, a := range p.Arenas {
-			if a.Name == near && at < 0 {
-				at = len(r.arenas)
-			}
-			r.arenas = append(r.arenas, a)
-			r.addrs = append(r.addrs, addr)
-			addr += uint64(a.DataSize())
+	for i, a := range arenas {
+		if a.Name == near && at < 0 {
+			at = i
 		}
+		r.addrs = append(r.addrs, addr)
+		addr += uint64(a.DataSize())
 	}
 	if at < 0 {
 		at = len(r.arenas) - 1

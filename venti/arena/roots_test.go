@@ -167,7 +167,7 @@ func TestReader(t *testing.T) {
 	defer p.Close()
 	ctx := context.Background()
 	for _, near := range []string{"", "arenas00", "nosuch"} {
-		r := NewReader([]*Partition{p}, near)
+		r := NewReader(p.Arenas, near)
 		for i := range 800 {
 			want := block(i, 3000)
 			got, err := r.Read(ctx, venti.Sum(want), venti.DataType, 8192)
@@ -333,7 +333,7 @@ func FuzzRoots(f *testing.F) {
 		defer p.Close()
 		ctx := context.Background()
 		roots, _ := p.Roots(ctx)
-		r := NewReader([]*Partition{p}, "")
+		r := NewReader(p.Arenas, "")
 		for _, rc := range roots {
 			if rc.Err != nil {
 				continue
