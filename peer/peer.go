@@ -80,8 +80,10 @@ type Peer struct {
 	Addrs []string
 }
 
-// validName reports whether s can name a peer: a word of printable
-// characters without blanks or '!', at most 64 bytes.
+// ValidName reports whether s can name a peer: a word of printable
+// ASCII without '!' or '#', at most 64 bytes.
+func ValidName(s string) bool { return validName(s) }
+
 func validName(s string) bool {
 	if s == "" || len(s) > 64 {
 		return false

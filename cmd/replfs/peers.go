@@ -63,6 +63,9 @@ func loadID(dir, name string) (*peer.Identity, error) {
 			return nil, err
 		}
 		name, _, _ = strings.Cut(h, ".")
+		if !peer.ValidName(name) {
+			name = "replfs"
+		}
 	}
 	return peer.LoadIdentity(dir, name)
 }
