@@ -151,7 +151,8 @@ type Conn struct {
 // that the certificate it shows is the one the allow list pins for
 // that address: the peer listing the address, or else the one named by
 // its host. A server showing any other certificate is an error naming
-// both fingerprints.
+// both fingerprints. The handshake takes at most HandshakeTimeout.
+// Errors do not repeat addr: the caller names it.
 func (c *Config) Dial(ctx context.Context, addr string) (*Conn, error) {
 	hp, err := tcpAddr(addr)
 	if err != nil {
@@ -163,7 +164,7 @@ func (c *Config) Dial(ctx context.Context, addr string) (*Conn, error) {
 	}
 	want, ok := l.at(addr)
 	if !ok {
-		return nil, fmt.Errorf("%s: no peer is pinned for it", addr)
+		return nil, errors.New("no peer is pinned for it")
 	}
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", hp)
@@ -179,9 +180,11 @@ func (c *Config) Dial(ctx context.Context, addr string) (*Conn, error) {
 		},
 	}
 	tc := tls.Client(raw, cfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
+	hctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
 		raw.Close()
-		return nil, fmt.Errorf("%s: %w", addr, err)
+		return nil, err
 	}
 	return &Conn{Conn: tc, Peer: want, addr: addr, us: c.ID}, nil
 }

@@ -150,6 +150,8 @@ func TestCpsysFingerprintChanged(t *testing.T) {
 	if !strings.HasPrefix(st, "state failed\n") ||
 		!strings.Contains(st, "fingerprint mismatch: dst is pinned as "+old+" but the server showed "+fresh) {
 		t.Errorf("cpsys on a changed key:\n%s", st)
+	} else {
+		t.Logf("%s", st)
 	}
 	if after := listDir(t, dfs, "/jobs"); after != before {
 		t.Errorf("DST jobs %q, were %q", after, before)

@@ -141,7 +141,7 @@ func dialTLS(ctx context.Context, e *env, stateDir, peers, addr string) (*client
 	}
 	nc, err := pc.Dial(ctx, addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", addr, err)
 	}
 	c, err := client.NewConn(nc)
 	if err != nil {
