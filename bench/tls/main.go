@@ -1,3 +1,5 @@
+//go:build !plan9
+
 // Tls measures 9P over TLS against plain TCP, in one run, both served
 // by one replfs file server in this process: reading a large /status
 // (thousands of targets), driving a ventiprog remotely (ctl write, then
