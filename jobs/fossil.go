@@ -62,7 +62,7 @@ func (e *Engine) fossilConfig(verb string) (ctl.Fossil, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.fossil == nil {
-		return ctl.Fossil{}, fmt.Errorf("%s: no fossil configured (ctl: fossil partition)", verb)
+		return ctl.Fossil{}, permanentf("%s: no fossil configured (ctl: fossil partition)", verb)
 	}
 	return *e.fossil, nil
 }
@@ -156,7 +156,7 @@ func (e *Engine) console(ctx context.Context, verb string, cfg ctl.Fossil) (*fos
 		}
 		return p, func() { p.Console.Close() }, nil
 	}
-	return nil, nil, fmt.Errorf("%s: no fossil running on %s: fossilstart first", verb, cfg.Partition)
+	return nil, nil, permanentf("%s: no fossil running on %s: fossilstart first", verb, cfg.Partition)
 }
 
 // lockedConsole returns the configured fossil and its console, holding

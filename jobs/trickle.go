@@ -205,7 +205,7 @@ func (e *Engine) trickleCheck(ctx context.Context, j *job, p ctl.Pair, t *target
 		}
 	}
 	if bad > 0 && !p.Repeat {
-		return fmt.Errorf("%d of %d roots incomplete on %s", bad, len(roots), t.name)
+		return permanentf("%d of %d roots incomplete on %s", bad, len(roots), t.name)
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ func (e *Engine) currentSource() (*Source, error) {
 	if e.opts.Embedded != nil {
 		return e.opts.Embedded, nil
 	}
-	return nil, errors.New("no source venti configured")
+	return nil, permanentf("no source venti configured")
 }
 
 // partitions returns the source's partitions, opened read-only and kept
@@ -97,7 +97,7 @@ func (e *Engine) resolve(names []string) ([]*target, error) {
 			ts = append(ts, e.targets[n])
 		}
 		if len(ts) == 0 {
-			return nil, errors.New("no targets")
+			return nil, permanentf("no targets")
 		}
 		return ts, nil
 	}
@@ -108,7 +108,7 @@ func (e *Engine) resolve(names []string) ([]*target, error) {
 			continue
 		}
 		if ctl.CheckName(n) == nil {
-			return nil, fmt.Errorf("no target %s", n)
+			return nil, permanentf("no target %s", n)
 		}
 		t, ok := e.adhoc[n]
 		if !ok {
