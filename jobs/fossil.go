@@ -272,7 +272,7 @@ func (e *Engine) snap(ctx context.Context, j *job, c ctl.Snap) error {
 	for {
 		sync := "fsys " + fsys + " sync"
 		if out, err := p.Console.Cmd(wctx, sync); err != nil {
-			return fmt.Errorf("snap: %w", context.Cause(wctx))
+			return fmt.Errorf("snap: %w", waitErr(wctx, p, err))
 		} else if bad := consoleErr(out); bad != "" {
 			return fmt.Errorf("snap: %s: %s", sync, bad)
 		}
@@ -286,6 +286,8 @@ func (e *Engine) snap(ctx context.Context, j *job, c ctl.Snap) error {
 		select {
 		case said = <-events:
 		case <-tick.C:
+		case <-p.Exited():
+			return fmt.Errorf("snap: %w", waitErr(wctx, p, nil))
 		case <-wctx.Done():
 			return fmt.Errorf("snap: %w", context.Cause(wctx))
 		}
@@ -309,6 +311,21 @@ func (e *Engine) snap(ctx context.Context, j *job, c ctl.Snap) error {
 	}
 	j.addResult(line)
 	return nil
+}
+
+// waitErr says why snap's wait for the archive failed with err: the
+// fossil exited, or the wait ended (its timeout, the job's end), else
+// err itself.
+func waitErr(ctx context.Context, p *fossil.Proc, err error) error {
+	select {
+	case <-p.Exited():
+		return fmt.Errorf("fossil on %s exited: %v", p.Partition, p.Err())
+	default:
+	}
+	if c := context.Cause(ctx); c != nil {
+		return c
+	}
+	return err
 }
 
 // consoleErr returns what in a sync's output is not its report.
