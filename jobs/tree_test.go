@@ -14,7 +14,7 @@ import (
 // altered.
 type damaged struct {
 	*ventitest.MemStore
-	mu      sync.Mutex // protects following
+	mu      sync.Mutex    // protects following
 	data    []venti.Score // data blocks written, in order
 	corrupt map[venti.Score]bool
 }
