@@ -43,6 +43,16 @@ type Options struct {
 	Embedded *Source
 	Logf     func(format string, args ...any) // nil discards
 	Now      func() time.Time                 // nil means time.Now
+
+	// What the engine knows of the system it runs on; cmd/replfs finds
+	// it. Sysname is the name recorded with root scores when the
+	// fossil's configuration gives none ("" means "fossil"); User, the
+	// user cpsys attaches to other replfs servers as ("" means "none");
+	// Consoles, whether a configured fossil console file can be opened
+	// (Plan 9, where fossil posts it in /srv).
+	Sysname  string
+	User     string
+	Consoles bool
 }
 
 // maxFinished is how many finished jobs stay listed.

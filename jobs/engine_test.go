@@ -15,10 +15,17 @@ import (
 // partition (read only: flushing is a no-op).
 func newEngine(t *testing.T, state string) *Engine {
 	t.Helper()
+	return newEngineOpts(t, Options{StateDir: state})
+}
+
+// newEngineOpts is newEngine with options; the embedded source is set.
+func newEngineOpts(t *testing.T, opts Options) *Engine {
+	t.Helper()
 	fx := ventitest.Fixtures(t, "venti")
-	e, err := New(Options{StateDir: state, Embedded: &Source{Addr: "tcp!127.0.0.1!1",
+	opts.Embedded = &Source{Addr: "tcp!127.0.0.1!1",
 		Partitions: []string{filepath.Join(fx, "arenas.part")},
-		Flush:      func(context.Context) error { return nil }}})
+		Flush:      func(context.Context) error { return nil }}
+	e, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

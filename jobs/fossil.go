@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -106,11 +104,8 @@ func (e *Engine) fsname() string {
 	if e.fossil != nil && e.fossil.Fsname != "" {
 		return e.fossil.Fsname
 	}
-	if s := os.Getenv("sysname"); s != "" && !strings.ContainsAny(s, " \t\n") {
+	if s := e.opts.Sysname; s != "" && !strings.ContainsAny(s, " \t\n") {
 		return s
-	}
-	if h, err := os.Hostname(); err == nil && h != "" && !strings.ContainsAny(h, " \t\n") {
-		return h
 	}
 	return "fossil"
 }
@@ -507,7 +502,7 @@ func (e *Engine) fosreset(ctx context.Context, j *job, c ctl.Fosreset) error {
 		if err := e.haltFossil(ctx, j, fp.proc); err != nil {
 			return fmt.Errorf("fosreset: %w", err)
 		}
-	} else if cfg.Console != "" && partKey(cfg.Partition) == partKey(part) && runtime.GOOS == "plan9" {
+	} else if cfg.Console != "" && partKey(cfg.Partition) == partKey(part) && e.opts.Consoles {
 		p, err := fossil.Attach(ctx, cfg.Console, part)
 		if err == nil {
 			err = e.haltFossil(ctx, j, p)

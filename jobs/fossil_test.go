@@ -289,3 +289,20 @@ func TestSnapFossilDies(t *testing.T) {
 		t.Errorf("snap:\n%s", st)
 	}
 }
+
+// TestFsnameFromOptions: the name recorded with a root is the fossil's
+// -n, else the system's name as the engine's options give it; the
+// engine reads no environment.
+func TestFsnameFromOptions(t *testing.T) {
+	dir := t.TempDir()
+	part := filepath.Join(dir, "fossil.part")
+	ventitest.CopyFixture(t, "fossil", "fossil.part", part)
+	t.Setenv("sysname", "fromenv")
+	e := newEngineOpts(t, Options{StateDir: filepath.Join(dir, "state"), Sysname: "alpha"})
+	if err := e.Exec(context.Background(), "fossil -h tcp!127.0.0.1!1 "+part); err != nil {
+		t.Fatal(err)
+	}
+	if st := run(t, e, "fossilize", Done); !strings.Contains(st, " tcp!127.0.0.1!1 alpha ") {
+		t.Errorf("fossilize:\n%s", st)
+	}
+}

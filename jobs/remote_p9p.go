@@ -5,7 +5,6 @@ package jobs
 import (
 	"context"
 	"io"
-	"os"
 
 	"9fans.net/go/plan9"
 	"9fans.net/go/plan9/client"
@@ -19,7 +18,8 @@ type p9pRemote struct {
 	stop func() bool
 }
 
-func dialRemote(ctx context.Context, addr string) (remote, error) {
+// dialRemote attaches to the replfs at addr as user ("" means none).
+func dialRemote(ctx context.Context, addr, user string) (remote, error) {
 	nc, err := dial9p(ctx, addr)
 	if err != nil {
 		return nil, err
@@ -29,7 +29,6 @@ func dialRemote(ctx context.Context, addr string) (remote, error) {
 		nc.Close()
 		return nil, err
 	}
-	user := os.Getenv("USER")
 	if user == "" {
 		user = "none"
 	}

@@ -15,7 +15,9 @@ type plan9Remote struct {
 	nc  net.Conn
 }
 
-func dialRemote(ctx context.Context, addr string) (remote, error) {
+// dialRemote mounts the replfs at addr; the mount is made as the
+// process's user, whatever user says.
+func dialRemote(ctx context.Context, addr, user string) (remote, error) {
 	nc, err := dial9p(ctx, addr)
 	if err != nil {
 		return nil, err
