@@ -53,6 +53,10 @@ type Options struct {
 	Sysname  string
 	User     string
 	Consoles bool
+
+	// hook, for tests, is called before each write to the state
+	// directory; it may block, and an error it returns fails the write.
+	hook func(path string) error
 }
 
 // maxFinished is how many finished jobs stay listed.
@@ -263,7 +267,7 @@ func (e *Engine) ExecJobs(ctx context.Context, text string) ([]int, error) {
 			e.applyConfig(c)
 		}
 		if text := e.configText(); text != old {
-			if err := arena.WriteFileAtomic(e.configFile(), []byte(text)); err != nil {
+			if err := e.writeFile(e.configFile(), []byte(text)); err != nil {
 				e.source, e.targets, e.fossil, e.settings = oldSource, oldTargets, oldFossil, oldSettings
 				return nil, fmt.Errorf("save configuration: %w", err)
 			}

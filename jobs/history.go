@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"replfs/venti/arena"
 )
 
 // Finished jobs are kept in statedir/jobs/N (the status) and N.report,
@@ -22,10 +20,10 @@ func (e *Engine) saveJob(j *job) {
 	name := strconv.Itoa(j.id)
 	err := os.MkdirAll(dir, 0700)
 	if err == nil {
-		err = arena.WriteFileAtomic(filepath.Join(dir, name+".report"), []byte(j.reportText()))
+		err = e.writeFile(filepath.Join(dir, name+".report"), []byte(j.reportText()))
 	}
 	if err == nil {
-		err = arena.WriteFileAtomic(filepath.Join(dir, name), []byte(j.status()))
+		err = e.writeFile(filepath.Join(dir, name), []byte(j.status()))
 	}
 	if err != nil {
 		e.logf("save job %d: %v", j.id, err)
@@ -67,7 +65,7 @@ func (e *Engine) loadJobs() error {
 			state = Failed
 			rest := strings.SplitN(string(st), "\n", 2)[1]
 			st = []byte("state failed\n" + rest + "error " + errStoppedBeforeEnd + "\n")
-			arena.WriteFileAtomic(path, st)
+			e.writeFile(path, st)
 		}
 		e.jobs = append(e.jobs, &job{id: id, state: state, saved: true, savedStatus: string(st), savedReport: string(rep),
 			cancel: func(error) {}, stop: make(chan struct{})})
@@ -102,7 +100,7 @@ func (e *Engine) resumeTrickles() {
 		e.mu.Lock()
 		j.savedStatus = st
 		e.mu.Unlock()
-		arena.WriteFileAtomic(filepath.Join(e.jobsDir(), strconv.Itoa(j.id)), []byte(st))
+		e.writeFile(filepath.Join(e.jobsDir(), strconv.Itoa(j.id)), []byte(st))
 		e.event("job %d resumes job %d: %s", ids[0], j.id, cmd)
 	}
 }

@@ -203,7 +203,7 @@ func (e *Engine) ImportWrCmd(ctx context.Context, text string) error {
 	if err := makeDir(t.dir); err != nil {
 		return err
 	}
-	if err := arena.SaveCursor(t.cursorFile(), cur); err != nil {
+	if err := e.writeFile(t.cursorFile(), cur.Marshal()); err != nil {
 		return err
 	}
 	t.commit(cur)

@@ -216,7 +216,7 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 		if err := os.MkdirAll(t.dir, 0700); err != nil {
 			return err
 		}
-		if err := arena.SaveCursor(t.cursorFile(), c); err != nil {
+		if err := e.writeFile(t.cursorFile(), c.Marshal()); err != nil {
 			return err
 		}
 		t.commit(c)
