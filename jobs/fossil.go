@@ -59,10 +59,10 @@ func (e *Engine) lockFossil(ctx context.Context, j *job) (func(), error) {
 func (e *Engine) fossilConfig(verb string) (ctl.Fossil, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.fossil == nil {
+	if e.cfg.fossil == nil {
 		return ctl.Fossil{}, permanentf("%s: no fossil configured (ctl: fossil partition)", verb)
 	}
-	return *e.fossil, nil
+	return *e.cfg.fossil, nil
 }
 
 // fossilPartition returns the configured fossil (zero if none) and
@@ -71,8 +71,8 @@ func (e *Engine) fossilPartition(verb, given string) (ctl.Fossil, string, error)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var cfg ctl.Fossil
-	if e.fossil != nil {
-		cfg = *e.fossil
+	if e.cfg.fossil != nil {
+		cfg = *e.cfg.fossil
 	}
 	if given != "" {
 		return cfg, given, nil
@@ -88,8 +88,8 @@ func (e *Engine) fossilPartition(verb, given string) (ctl.Fossil, string, error)
 func (e *Engine) fossilVenti(name string) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if name == "" && e.fossil != nil {
-		name = e.fossil.Venti
+	if name == "" && e.cfg.fossil != nil {
+		name = e.cfg.fossil.Venti
 	}
 	if name == "" {
 		name = ctl.Local
@@ -101,8 +101,8 @@ func (e *Engine) fossilVenti(name string) (string, error) {
 func (e *Engine) fsname() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.fossil != nil && e.fossil.Fsname != "" {
-		return e.fossil.Fsname
+	if e.cfg.fossil != nil && e.cfg.fossil.Fsname != "" {
+		return e.cfg.fossil.Fsname
 	}
 	if s := e.opts.Sysname; s != "" && !strings.ContainsAny(s, " \t\n") {
 		return s

@@ -67,8 +67,10 @@ func (e *Engine) loadJobs() error {
 			st = []byte("state failed\n" + rest + "error " + errStoppedBeforeEnd + "\n")
 			e.writeFile(path, st)
 		}
+		done := make(chan struct{})
+		close(done)
 		e.jobs = append(e.jobs, &job{id: id, state: state, saved: true, savedStatus: string(st), savedReport: string(rep),
-			cancel: func(error) {}, stop: make(chan struct{})})
+			cancel: func(error) {}, stop: make(chan struct{}), done: done})
 	}
 	if len(ids) > 0 {
 		e.nextID = ids[len(ids)-1] + 1

@@ -31,6 +31,7 @@ type job struct {
 	cancel  context.CancelCauseFunc
 	stop    chan struct{} // closed to ask the job to stop at a committed point
 	once    sync.Once     // for stop
+	done    chan struct{} // closed when it has ended and its record is saved
 
 	mu      sync.Mutex // protects following
 	state   string

@@ -20,15 +20,14 @@ func (e *Engine) Targets() []string {
 func (e *Engine) TargetStatus(name string) (string, bool) {
 	e.mu.Lock()
 	t, ok := e.targets[name]
-	var parts []*arena.Partition
-	if ok {
-		if src, err := e.currentSource(); err == nil {
-			parts, _ = e.partitions(src)
-		}
-	}
+	src, serr := e.currentSource()
 	e.mu.Unlock()
 	if !ok {
 		return "", false
+	}
+	var parts []*arena.Partition
+	if serr == nil {
+		parts, _ = e.partitions(src)
 	}
 	s := t.snapshot()
 	return s.render(lagOf(parts, s.cursor), e.opts.Now()), true
@@ -82,15 +81,12 @@ func (e *Engine) Status() string {
 	switch {
 	case err != nil:
 		b.WriteString("source -\n")
-	case e.source == nil:
+	case e.cfg.source == nil:
 		fmt.Fprintf(&b, "source %s %s embedded\n", ctl.Local, src.Addr)
 	default:
 		fmt.Fprintf(&b, "source %s %s %s\n", ctl.Local, src.Addr, strings.Join(src.Partitions, " "))
 	}
-	var ts []*target
-	for _, n := range e.targetNames() {
-		ts = append(ts, e.targets[n])
-	}
+	ts := e.targetList()
 	var running []*job
 	for _, j := range e.jobs {
 		if !j.finished() {
@@ -110,12 +106,22 @@ func (e *Engine) Status() string {
 	return b.String()
 }
 
+// targetList returns the configured targets by name; e.mu is held.
+func (e *Engine) targetList() []*target {
+	var ts []*target
+	for _, n := range e.targetNames() {
+		ts = append(ts, e.targets[n])
+	}
+	return ts
+}
+
 // WrCmd returns /wrcmd: for each target, the wrarena command that would
 // carry it on from its cursor.
 func (e *Engine) WrCmd() string {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	src, err := e.currentSource()
+	ts := e.targetList()
+	e.mu.Unlock()
 	if err != nil {
 		return ""
 	}
@@ -124,8 +130,7 @@ func (e *Engine) WrCmd() string {
 		return ""
 	}
 	var b strings.Builder
-	for _, n := range e.targetNames() {
-		t := e.targets[n]
+	for _, t := range ts {
 		if line := arena.WrCmd(parts, t.snapshot().cursor, t.addr); line != "" {
 			b.WriteString(line + "\n")
 		}
@@ -138,8 +143,9 @@ func (e *Engine) WrCmd() string {
 // lines), and sets that target's cursor from it.
 func (e *Engine) ImportWrCmd(ctx context.Context, text string) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	src, err := e.currentSource()
+	ts := e.targetList()
+	e.mu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -150,8 +156,8 @@ func (e *Engine) ImportWrCmd(ctx context.Context, text string) error {
 	var addr string
 	var cur arena.Cursor
 	byAddr := func(a string) (*target, error) {
-		for _, n := range e.targetNames() {
-			if t := e.targets[n]; t.addr == a || t.name == a {
+		for _, t := range ts {
+			if t.addr == a || t.name == a {
 				return t, nil
 			}
 		}

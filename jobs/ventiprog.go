@@ -18,8 +18,8 @@ import (
 // currentSource returns the configured source, else the embedded one;
 // e.mu is held.
 func (e *Engine) currentSource() (*Source, error) {
-	if e.source != nil {
-		return &Source{Addr: e.source.Addr, HTTP: e.source.HTTP, Partitions: e.source.Partitions}, nil
+	if s := e.cfg.source; s != nil {
+		return &Source{Addr: s.Addr, HTTP: s.HTTP, Partitions: s.Partitions}, nil
 	}
 	if e.opts.Embedded != nil {
 		return e.opts.Embedded, nil
@@ -28,9 +28,11 @@ func (e *Engine) currentSource() (*Source, error) {
 }
 
 // partitions returns the source's partitions, opened read-only and kept
-// open between runs (an idle pass then reads only trailers); e.mu is
-// held.
+// open between runs (an idle pass then reads only trailers). It takes
+// e.pmu, never e.mu: opening reads the partitions' headers.
 func (e *Engine) partitions(src *Source) ([]*arena.Partition, error) {
+	e.pmu.Lock()
+	defer e.pmu.Unlock()
 	key := strings.Join(src.Partitions, "\x00")
 	if e.parts != nil && e.partsOf == key {
 		return e.parts, nil
@@ -141,9 +143,7 @@ func (e *Engine) ventiprog(ctx context.Context, j *job, c ctl.Ventiprog) error {
 			return err
 		}
 	}
-	e.mu.Lock()
 	parts, err := e.partitions(src)
-	e.mu.Unlock()
 	if err != nil {
 		return err
 	}
