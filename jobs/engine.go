@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -162,6 +161,7 @@ func (e *Engine) Close() error {
 	}
 	e.mu.Unlock()
 	e.wg.Wait()
+	e.saveUnsaved()
 	e.stopFossils()
 	e.stop(errShutdown)
 	e.pmu.Lock()
@@ -211,12 +211,11 @@ type start struct {
 // it drops from the list, for the caller to remove.
 func (e *Engine) newJobLocked(c ctl.Cmd, run runFunc) (start, []string) {
 	ctx, cancel := context.WithCancelCause(e.ctx)
-	j := &job{id: e.nextID, cmd: c.String(), created: e.opts.Now(), cancel: cancel,
-		stop: make(chan struct{}), done: make(chan struct{}), state: Queued}
+	j := newJob(e.nextID, c, e.opts.Now(), cancel)
 	e.nextID++
 	e.jobs = append(e.jobs, j)
 	e.wg.Add(1) // under e.mu, so a Close waits for it
-	e.event("job %d: %s", j.id, j.cmd)
+	e.event("job %d: %s", j.id, j.rec.line())
 	return start{j, ctx, c, run}, e.trimJobs()
 }
 
@@ -239,12 +238,13 @@ func (e *Engine) launch(s start) {
 			e.event("job %d %s: %v", j.id, Failed, err)
 		}
 		j.finish(e.opts.Now(), err)
-		e.saveJob(j)
+		e.save(j)
 	}()
 }
 
 // trimJobs drops the oldest finished jobs past maxFinished and returns
-// their saved files; e.mu is held.
+// their saved files; e.mu is held. A job whose record is not saved
+// stays listed: it is all there is of it.
 func (e *Engine) trimJobs() []string {
 	n := 0
 	for _, j := range e.jobs {
@@ -258,10 +258,9 @@ func (e *Engine) trimJobs() []string {
 	var gone []string
 	keep := e.jobs[:0]
 	for _, j := range e.jobs {
-		if n > maxFinished && j.finished() {
+		if n > maxFinished && j.finished() && j.isSaved() {
 			n--
-			p := filepath.Join(e.jobsDir(), strconv.Itoa(j.id))
-			gone = append(gone, p, p+".report")
+			gone = append(gone, e.jobFile(j.id))
 			continue
 		}
 		keep = append(keep, j)
@@ -348,7 +347,7 @@ func (e *Engine) WaitJob(ctx context.Context, id int) (string, error) {
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.state, nil
+	return j.rec.State, nil
 }
 
 // LastJob returns the id of the newest job, 0 if none.

@@ -97,7 +97,7 @@ func (e *Engine) exec(cmds []ctl.Cmd) ([]int, error) {
 	}
 	var ids []int
 	for _, s := range starts {
-		e.saveJob(s.j) // so a job cut short by a crash is still listed
+		e.save(s.j) // so a job cut short by a crash is still listed
 		e.launch(s)
 		ids = append(ids, s.j.id)
 	}

@@ -21,7 +21,7 @@ import (
 // 00:00:00 UTC, a Saturday.
 
 func testJob() *job {
-	return &job{id: 1, cmd: "trickle", stop: make(chan struct{}), cancel: func(error) {}, state: Queued}
+	return newJob(1, ctl.Trickle{Pairs: []ctl.Pair{{Src: "local", Dst: "backup"}}}, time.Now(), func(error) {})
 }
 
 // runSchedule runs s in the bubble and returns a channel with its end.

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"replfs/ctl"
@@ -72,8 +73,8 @@ func lagOf(parts []*arena.Partition, cur arena.Cursor) lag {
 	return l
 }
 
-// Status returns /status: the source, each target in a line, and the
-// jobs not finished.
+// Status returns /status: the source, each target in a line, the jobs
+// not finished, and the jobs whose record could not be saved.
 func (e *Engine) Status() string {
 	e.mu.Lock()
 	var b strings.Builder
@@ -87,21 +88,25 @@ func (e *Engine) Status() string {
 		fmt.Fprintf(&b, "source %s %s %s\n", ctl.Local, src.Addr, strings.Join(src.Partitions, " "))
 	}
 	ts := e.targetList()
-	var running []*job
-	for _, j := range e.jobs {
-		if !j.finished() {
-			running = append(running, j)
-		}
-	}
+	js := slices.Clone(e.jobs)
 	e.mu.Unlock()
 	for _, t := range ts {
 		s := t.snapshot()
 		fmt.Fprintf(&b, "target %s %s %s\n", s.name, s.addr, s.state)
 	}
-	for _, j := range running {
+	var unsaved []string
+	for _, j := range js {
 		j.mu.Lock()
-		fmt.Fprintf(&b, "job %d %s %s\n", j.id, j.state, j.cmd)
+		if !j.rec.finished() {
+			fmt.Fprintf(&b, "job %d %s %s\n", j.id, j.rec.State, j.rec.line())
+		}
+		if j.unsaved != nil {
+			unsaved = append(unsaved, fmt.Sprintf("unsaved job %d %s\n", j.id, oneLine(j.unsaved.Error())))
+		}
 		j.mu.Unlock()
+	}
+	for _, l := range unsaved {
+		b.WriteString(l)
 	}
 	return b.String()
 }
