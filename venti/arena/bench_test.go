@@ -150,3 +150,48 @@ func BenchmarkOpen1M(b *testing.B) {
 	}
 	b.ReportMetric(perClump, "index-bytes/clump")
 }
+
+// BenchmarkRoots looks for root clumps in whole partitions, from the
+// page cache after the first pass. Bytes are the arenas' (head to
+// trailer, what a scan covers), not just the logs'.
+func BenchmarkRoots(b *testing.B) {
+	run := func(b *testing.B, p *Partition, nroots int) {
+		var size int64
+		for _, a := range p.Arenas {
+			size += a.Stop - a.Start
+		}
+		b.SetBytes(size)
+		ctx := context.Background()
+		for b.Loop() {
+			r, err := p.Roots(ctx)
+			if err != nil || len(r) != nroots {
+				b.Fatalf("%d roots, %v", len(r), err)
+			}
+		}
+	}
+	b.Run("fixture", func(b *testing.B) {
+		p, _ := fixturePart(b)
+		run(b, p, 5)
+	})
+	// Our store's partitions of 512 MiB arenas, 2 GiB of 8 KiB blocks
+	// and 256 MiB of 512-byte ones (16 times the directory per byte),
+	// a root after each 1000 blocks, the last arena unsealed.
+	for _, tt := range []struct {
+		name          string
+		size, bsize   int
+		nroots, nblks int
+	}{
+		{"store-8k", 2 << 30, 8192, 250, 1000},
+		{"store-512", 256 << 20, 512, 470, 1000},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			path, _ := rootsStore(b, int64(tt.size)+64<<20, 512<<20, tt.nroots, tt.nblks, tt.bsize)
+			p, err := OpenPartition(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close()
+			run(b, p, tt.nroots)
+		})
+	}
+}
