@@ -15,9 +15,10 @@ type fakeEngine struct {
 	ctl     []string
 	log     string
 	wake    chan struct{}
+	renders map[string]int // status files rendered, by name
 }
 
-func newFake() *fakeEngine { return &fakeEngine{wake: make(chan struct{})} }
+func newFake() *fakeEngine { return &fakeEngine{wake: make(chan struct{}), renders: map[string]int{}} }
 
 // ExecJobs takes "target NAME" (configuration) and "job" (which starts
 // job 7).
@@ -65,6 +66,9 @@ func (f *fakeEngine) Targets() []string {
 	return append([]string(nil), f.targets...)
 }
 func (f *fakeEngine) TargetStatus(name string) (string, bool) {
+	f.mu.Lock()
+	f.renders["/targets/"+name+"/status"]++
+	f.mu.Unlock()
 	for _, t := range f.Targets() {
 		if t == name {
 			return "name " + name + "\n", true
@@ -74,7 +78,16 @@ func (f *fakeEngine) TargetStatus(name string) (string, bool) {
 }
 func (f *fakeEngine) Jobs() []int { return []int{1} }
 func (f *fakeEngine) JobStatus(id int) (string, bool) {
+	f.mu.Lock()
+	f.renders[fmt.Sprintf("/jobs/%d/status", id)]++
+	f.mu.Unlock()
 	return "state done\n", id == 1
+}
+
+func (f *fakeEngine) rendered(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.renders[name]
 }
 func (f *fakeEngine) JobReport(id int) (string, bool) { return "", id == 1 }
 func (f *fakeEngine) JobCtl(id int, text string) error {

@@ -288,3 +288,21 @@ func TestCtlJobReadBack(t *testing.T) {
 		t.Errorf("/ctl %q", got)
 	}
 }
+
+// TestStatusRenderedOnce: walking to a status file and opening it
+// renders it once, at open; looking a node up does not (a target's
+// status reads its source's arena directories).
+func TestStatusRenderedOnce(t *testing.T) {
+	f, addr := start(t)
+	f.ExecJobs(context.Background(), "target a")
+	fs := mount(t, addr)
+	for _, name := range []string{"/targets/a/status", "/jobs/1/status"} {
+		before := f.rendered(name)
+		if got := readFile(t, fs, name); got == "" {
+			t.Errorf("%s is empty", name)
+		}
+		if n := f.rendered(name) - before; n != 1 {
+			t.Errorf("%s rendered %d times for one open", name, n)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,7 +55,8 @@ func (c *conn) perm(p string) plan9.Perm {
 	return perm(p)
 }
 
-// exists reports whether p names a node now.
+// exists reports whether p names a node now. It asks the engine for
+// its lists, never for a status file: those are rendered once, at open.
 func (c *conn) exists(p string) bool {
 	e := c.s.Engine
 	f := strings.Split(strings.TrimPrefix(p, "/"), "/")
@@ -64,16 +66,13 @@ func (c *conn) exists(p string) bool {
 	case len(f) == 1:
 		return contains(rootFiles, f[0])
 	case f[0] == "targets":
-		if _, ok := e.TargetStatus(f[1]); !ok {
+		if !contains(e.Targets(), f[1]) {
 			return false
 		}
 		return len(f) == 2 || (len(f) == 3 && f[2] == "status")
 	case f[0] == "jobs":
 		id, err := strconv.Atoi(f[1])
-		if err != nil || strconv.Itoa(id) != f[1] {
-			return false
-		}
-		if _, ok := e.JobStatus(id); !ok {
+		if err != nil || strconv.Itoa(id) != f[1] || !slices.Contains(e.Jobs(), id) {
 			return false
 		}
 		return len(f) == 2 || (len(f) == 3 && contains(jobFiles, f[2]))

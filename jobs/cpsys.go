@@ -95,12 +95,12 @@ func first(v []string) string {
 func (e *Engine) cpsys(ctx context.Context, j *job, c ctl.Cpsys) error {
 	ctx, release := untilStop(ctx, j.stop)
 	defer release()
-	src, err := dialRemote(ctx, e.opts.Peers, c.Src)
+	src, err := dialRemote(ctx, e.opts.Peers, c.Src, e.opts.User)
 	if err != nil {
 		return fmt.Errorf("cpsys: %s: %w", c.Src, err)
 	}
 	defer src.close()
-	dst, err := dialRemote(ctx, e.opts.Peers, c.Dst)
+	dst, err := dialRemote(ctx, e.opts.Peers, c.Dst, e.opts.User)
 	if err != nil {
 		return fmt.Errorf("cpsys: %s: %w", c.Dst, err)
 	}

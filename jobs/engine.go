@@ -9,11 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -47,12 +44,31 @@ type Options struct {
 	// Peers authenticates cpsys's tls! connections to other replfs
 	// servers; nil refuses tls! addresses.
 	Peers *peer.Config
+
+	// What the engine knows of the system it runs on; cmd/replfs finds
+	// it. Sysname is the name recorded with root scores when the
+	// fossil's configuration gives none ("" means "fossil"); User, the
+	// user cpsys attaches to other replfs servers as ("" means "none");
+	// Consoles, whether a configured fossil console file can be opened
+	// (Plan 9, where fossil posts it in /srv).
+	Sysname  string
+	User     string
+	Consoles bool
+
+	// hook, for tests, is called before each write to the state
+	// directory; it may block, and an error it returns fails the write.
+	hook func(path string) error
 }
 
 // maxFinished is how many finished jobs stay listed.
 const maxFinished = 64
 
 // An Engine runs replfs's commands. It is safe for concurrent use.
+//
+// Lock order: cfgMu, then mu, then a job's or a target's own. No
+// engine lock is held across disk or network I/O, but cfgMu, which
+// orders configuration changes and is held while one is saved: a slow
+// disk delays other ctl writes, never a read.
 type Engine struct {
 	opts   Options
 	ctx    context.Context // lifetime: cancelled by Close
@@ -60,21 +76,22 @@ type Engine struct {
 	wg     sync.WaitGroup // running jobs
 	log    *eventLog
 	scores *rootscor.Log
-
-	mu       sync.Mutex // protects following
-	source   *ctl.Source
-	targets  map[string]*target
-	adhoc    map[string]*target // dial strings given to one command
-	jobs     []*job             // in order of id
-	nextID   int
-	parts    []*arena.Partition // the source's, opened for partsKey
-	partsOf  string
-	fossil   *ctl.Fossil         // the configured fossil, if any
-	settings map[string]int      // trickle's controls (set)
-	procs    map[string]*fosProc // fossils replfs started, by partition
-	closed   bool
-
 	fosSem chan struct{} // held by the running fossil job
+
+	cfgMu sync.Mutex // held by a ctl write from its checks until its jobs are saved
+
+	pmu     sync.Mutex         // protects following
+	parts   []*arena.Partition // the source's, opened for partsOf
+	partsOf string
+
+	mu      sync.Mutex         // protects following
+	cfg     config             // in force: replaced whole, never changed
+	targets map[string]*target // cfg's targets, kept in line with it
+	adhoc   map[string]*target // dial strings given to one command
+	jobs    []*job             // in order of id
+	nextID  int
+	procs   map[string]*fosProc // fossils replfs started, by partition
+	closed  bool
 }
 
 // errShutdown is the cause jobs are cancelled with when replfs stops.
@@ -95,29 +112,22 @@ func New(opts Options) (*Engine, error) {
 	}
 	ctx, stop := context.WithCancelCause(context.Background())
 	e := &Engine{opts: opts, ctx: ctx, stop: stop, log: newEventLog(), scores: scores,
-		targets: map[string]*target{}, adhoc: map[string]*target{}, nextID: 1,
-		procs: map[string]*fosProc{}, fosSem: make(chan struct{}, 1), settings: map[string]int{}}
-	for _, s := range ctl.Settings {
-		e.settings[s.Name] = s.Value
-	}
+		cfg: newConfig(), targets: map[string]*target{}, adhoc: map[string]*target{}, nextID: 1,
+		procs: map[string]*fosProc{}, fosSem: make(chan struct{}, 1)}
 	b, err := os.ReadFile(e.configFile())
 	if err != nil && !os.IsNotExist(err) {
 		scores.Close()
 		return nil, err
 	}
-	if len(strings.TrimSpace(string(b))) > 0 {
-		cmds, err := ctl.ParseText(string(b))
-		if err != nil {
-			scores.Close()
-			return nil, fmt.Errorf("%s: %w", e.configFile(), err)
-		}
-		for _, c := range cmds {
-			e.applyConfig(c)
-		}
+	cfg, err := parse(string(b))
+	if err != nil {
+		scores.Close()
+		return nil, fmt.Errorf("%s: %w", e.configFile(), err)
 	}
-	for _, t := range e.targets {
-		e.loadCursor(t)
-	}
+	fresh := e.newTargets(cfg)
+	e.mu.Lock()
+	e.swapLocked(cfg, fresh)
+	e.mu.Unlock()
 	if err := e.loadJobs(); err != nil {
 		scores.Close()
 		return nil, err
@@ -155,238 +165,28 @@ func (e *Engine) Close() error {
 	}
 	e.mu.Unlock()
 	e.wg.Wait()
+	e.saveUnsaved()
 	e.stopFossils()
 	e.stop(errShutdown)
-	e.mu.Lock()
+	e.pmu.Lock()
 	for _, p := range e.parts {
 		p.Close()
 	}
 	e.parts = nil
-	e.mu.Unlock()
+	e.pmu.Unlock()
 	return e.scores.Close()
 }
 
-// Exec runs the control messages in text, as one write to /ctl: all are
-// parsed and checked first, so a write with a bad line changes nothing.
-// Configuration changes are saved before Exec returns; commands that do
-// work start jobs.
-func (e *Engine) Exec(ctx context.Context, text string) error {
-	_, err := e.ExecJobs(ctx, text)
-	return err
-}
-
-// ExecJobs is Exec that returns the ids of the jobs it started.
-func (e *Engine) ExecJobs(ctx context.Context, text string) ([]int, error) {
-	cmds, err := ctl.ParseText(text)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, errShutdown
-	}
-	// Check every command against the state as the earlier ones leave it.
-	names := map[string]bool{}
-	for n := range e.targets {
-		names[n] = true
-	}
-	config := false
-	for _, c := range cmds {
-		switch c := c.(type) {
-		case ctl.Target:
-			if c.Delete {
-				if !names[c.Name] {
-					return nil, fmt.Errorf("no target %s", c.Name)
-				}
-				delete(names, c.Name)
-			} else {
-				names[c.Name] = true
-			}
-			config = true
-		case ctl.Source:
-			config = true
-		case ctl.Ventiprog:
-			for _, t := range c.Targets {
-				if ctl.CheckName(t) == nil && !names[t] {
-					return nil, fmt.Errorf("no target %s", t)
-				}
-			}
-		case ctl.Cancel:
-			if e.findJob(c.Job) == nil {
-				return nil, fmt.Errorf("no job %d", c.Job)
-			}
-		case ctl.Copy:
-			for _, x := range []string{c.Src, c.Dst} {
-				if x != ctl.Local && ctl.CheckName(x) == nil && !names[x] {
-					return nil, fmt.Errorf("no target %s", x)
-				}
-			}
-		case ctl.Verify:
-			if c.Target != ctl.Local && ctl.CheckName(c.Target) == nil && !names[c.Target] {
-				return nil, fmt.Errorf("no target %s", c.Target)
-			}
-		case ctl.Fossil:
-			if c.Venti != "" && c.Venti != ctl.Local && ctl.CheckName(c.Venti) == nil && !names[c.Venti] {
-				return nil, fmt.Errorf("no target %s", c.Venti)
-			}
-			config = true
-		case ctl.Fosreset:
-			if c.Venti != "" && c.Venti != ctl.Local && ctl.CheckName(c.Venti) == nil && !names[c.Venti] {
-				return nil, fmt.Errorf("no target %s", c.Venti)
-			}
-		case ctl.Snap, ctl.Fossilize, ctl.Fossilstart, ctl.Foshalt, ctl.Cpsys:
-		case ctl.Set:
-			config = true
-		case ctl.Trickle:
-			for _, p := range c.Pairs {
-				for _, x := range []string{p.Src, p.Dst} {
-					if x != ctl.Local && ctl.CheckName(x) == nil && !names[x] {
-						return nil, fmt.Errorf("no target %s", x)
-					}
-				}
-			}
-		default:
-			return nil, fmt.Errorf("%s: not implemented", c.Verb())
-		}
-	}
-	if config {
-		old := e.configText()
-		oldSource, oldTargets, oldFossil, oldSettings := e.source, cloneTargets(e.targets), e.fossil, maps.Clone(e.settings)
-		for _, c := range cmds {
-			e.applyConfig(c)
-		}
-		if text := e.configText(); text != old {
-			if err := arena.WriteFileAtomic(e.configFile(), []byte(text)); err != nil {
-				e.source, e.targets, e.fossil, e.settings = oldSource, oldTargets, oldFossil, oldSettings
-				return nil, fmt.Errorf("save configuration: %w", err)
-			}
-		}
-	}
-	var ids []int
-	start := func(cmd string, fn func(ctx context.Context, j *job) error) {
-		ids = append(ids, e.startLocked(cmd, fn).id)
-	}
-	for _, c := range cmds {
-		switch c := c.(type) {
-		case ctl.Target, ctl.Source, ctl.Fossil:
-			e.event("ctl %s", c)
-		case ctl.Cancel:
-			e.findJob(c.Job).requestStop(errCancelled)
-			e.event("ctl %s", c)
-		case ctl.Ventiprog:
-			if c.Quick {
-				start(c.String(), func(ctx context.Context, j *job) error { return e.quick(ctx, j, c) })
-			} else {
-				start(c.String(), func(ctx context.Context, j *job) error { return e.ventiprog(ctx, j, c) })
-			}
-		case ctl.Copy:
-			start(c.String(), func(ctx context.Context, j *job) error { return e.copyTrees(ctx, j, c) })
-		case ctl.Verify:
-			start(c.String(), func(ctx context.Context, j *job) error { return e.verifyTrees(ctx, j, c) })
-		case ctl.Snap:
-			start(c.String(), func(ctx context.Context, j *job) error { return e.snap(ctx, j, c) })
-		case ctl.Fossilize:
-			start(c.String(), func(ctx context.Context, j *job) error { return e.fossilize(ctx, j, c) })
-		case ctl.Fosreset:
-			start(c.String(), func(ctx context.Context, j *job) error { return e.fosreset(ctx, j, c) })
-		case ctl.Fossilstart:
-			start(c.String(), func(ctx context.Context, j *job) error { return e.fossilstart(ctx, j, c) })
-		case ctl.Foshalt:
-			start(c.String(), func(ctx context.Context, j *job) error { return e.foshalt(ctx, j, c) })
-		case ctl.Cpsys:
-			start(c.String(), func(ctx context.Context, j *job) error { return e.cpsys(ctx, j, c) })
-		case ctl.Trickle:
-			for _, p := range c.Pairs {
-				start(p.Line(), func(ctx context.Context, j *job) error { return e.trickle(ctx, j, p) })
-			}
-		case ctl.Set:
-			e.event("ctl %s", c)
-		}
-	}
-	return ids, nil
-}
-
-func cloneTargets(m map[string]*target) map[string]*target {
-	c := make(map[string]*target, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
-}
-
-// applyConfig applies a configuration command; e.mu is held (or the
-// engine is not yet shared).
-func (e *Engine) applyConfig(c ctl.Cmd) {
-	switch c := c.(type) {
-	case ctl.Target:
-		if c.Delete {
-			delete(e.targets, c.Name)
-			return
-		}
-		if t, ok := e.targets[c.Name]; ok && t.addr == c.Addr {
-			t.limit.setRate(c.Rate)
-			return
-		}
-		t := newTarget(e.opts.StateDir, c.Name, c.Addr, false)
-		t.limit.setRate(c.Rate)
-		e.loadCursor(t)
-		e.targets[c.Name] = t
-	case ctl.Source:
-		if c.Delete {
-			e.source = nil
-		} else {
-			s := c
-			e.source = &s
-		}
-	case ctl.Fossil:
-		if c.Delete {
-			e.fossil = nil
-		} else {
-			f := c
-			e.fossil = &f
-		}
-	case ctl.Set:
-		e.settings[c.Name] = c.Value
-	}
-}
-
-// configText returns the configuration as control lines that recreate
-// it: the source, then the targets by name.
-func (e *Engine) configText() string {
-	var b strings.Builder
-	if e.source != nil {
-		b.WriteString(e.source.String() + "\n")
-	}
-	if e.fossil != nil {
-		b.WriteString(e.fossil.String() + "\n")
-	}
-	for _, n := range e.targetNames() {
-		t := e.targets[n]
-		b.WriteString(ctl.Target{Name: t.name, Addr: t.addr, Rate: t.limit.getRate()}.String() + "\n")
-	}
-	for _, s := range ctl.Settings {
-		if v := e.settings[s.Name]; v != s.Value {
-			b.WriteString(ctl.Set{Name: s.Name, Value: v}.String() + "\n")
-		}
-	}
-	return b.String()
-}
-
-func (e *Engine) targetNames() []string {
-	var names []string
-	for n := range e.targets {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+// targetNames returns the configured targets' names, sorted; e.mu is
+// held.
+func (e *Engine) targetNames() []string { return e.cfg.targetNames() }
 
 // CtlText returns /ctl's contents: the configuration as control lines.
 func (e *Engine) CtlText() string {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.configText()
+	cfg := e.cfg
+	e.mu.Unlock()
+	return cfg.text()
 }
 
 // loadCursor reads a target's saved cursor into its status.
@@ -399,19 +199,39 @@ func (e *Engine) loadCursor(t *target) {
 	t.commit(cur)
 }
 
-// startLocked starts a job running fn; e.mu is held.
-func (e *Engine) startLocked(cmd string, fn func(ctx context.Context, j *job) error) *job {
+// runFunc runs one job of a verb.
+type runFunc func(e *Engine, ctx context.Context, j *job, c ctl.Cmd) error
+
+// A start is a job listed and not yet running.
+type start struct {
+	j   *job
+	ctx context.Context // the job's: cancelled by j.cancel
+	cmd ctl.Cmd
+	run runFunc
+}
+
+// newJobLocked lists a job of command c, queued; e.mu is held. It
+// returns the job to launch and the saved files of the finished jobs
+// it drops from the list, for the caller to remove.
+func (e *Engine) newJobLocked(c ctl.Cmd, run runFunc) (start, []string) {
 	ctx, cancel := context.WithCancelCause(e.ctx)
-	j := &job{id: e.nextID, cmd: cmd, created: e.opts.Now(), cancel: cancel, stop: make(chan struct{}), state: Queued}
+	j := newJob(e.nextID, c, e.opts.Now(), cancel)
 	e.nextID++
 	e.jobs = append(e.jobs, j)
-	e.trimJobs()
-	e.saveJob(j) // so a job cut short by a crash is still listed
-	e.event("job %d: %s", j.id, cmd)
-	e.wg.Go(func() {
+	e.wg.Add(1) // under e.mu, so a Close waits for it
+	e.event("job %d: %s", j.id, j.rec.line())
+	return start{j, ctx, c, run}, e.trimJobs()
+}
+
+// launch runs a listed job. Its record is saved as it ends.
+func (e *Engine) launch(s start) {
+	j := s.j
+	go func() {
+		defer e.wg.Done()
+		defer close(j.done)
 		j.setState(Running, e.opts.Now())
-		err := fn(ctx, j)
-		cancel(nil)
+		err := s.run(e, s.ctx, j, s.cmd)
+		j.cancel(nil)
 		// The log says how it ended before anyone can see it ended.
 		switch {
 		case err == nil:
@@ -422,14 +242,14 @@ func (e *Engine) startLocked(cmd string, fn func(ctx context.Context, j *job) er
 			e.event("job %d %s: %v", j.id, Failed, err)
 		}
 		j.finish(e.opts.Now(), err)
-		e.saveJob(j)
-	})
-	return j
+		e.save(j)
+	}()
 }
 
-// trimJobs drops the oldest finished jobs past maxFinished, and their
-// saved files; e.mu is held.
-func (e *Engine) trimJobs() {
+// trimJobs drops the oldest finished jobs past maxFinished and returns
+// their saved files; e.mu is held. A job whose record is not saved
+// stays listed: it is all there is of it.
+func (e *Engine) trimJobs() []string {
 	n := 0
 	for _, j := range e.jobs {
 		if j.finished() {
@@ -437,20 +257,20 @@ func (e *Engine) trimJobs() {
 		}
 	}
 	if n <= maxFinished {
-		return
+		return nil
 	}
+	var gone []string
 	keep := e.jobs[:0]
 	for _, j := range e.jobs {
-		if n > maxFinished && j.finished() {
+		if n > maxFinished && j.finished() && j.isSaved() {
 			n--
-			p := filepath.Join(e.jobsDir(), strconv.Itoa(j.id))
-			os.Remove(p)
-			os.Remove(p + ".report")
+			gone = append(gone, e.jobFile(j.id))
 			continue
 		}
 		keep = append(keep, j)
 	}
 	e.jobs = keep
+	return gone
 }
 
 func (e *Engine) findJob(id int) *job {
@@ -515,27 +335,23 @@ func (e *Engine) JobCtl(id int, text string) error {
 	return fmt.Errorf("unknown control message %q", f[0])
 }
 
-// WaitJob waits until a job has finished or ctx is done, and returns its
-// state. It is for tests and the client command.
+// WaitJob waits until a job has finished, its record saved, or ctx is
+// done, and returns its state. It is for tests and the client command.
 func (e *Engine) WaitJob(ctx context.Context, id int) (string, error) {
-	for {
-		e.mu.Lock()
-		j := e.findJob(id)
-		e.mu.Unlock()
-		if j == nil {
-			return "", fmt.Errorf("no job %d", id)
-		}
-		if j.finished() {
-			j.mu.Lock()
-			defer j.mu.Unlock()
-			return j.state, nil
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
+	e.mu.Lock()
+	j := e.findJob(id)
+	e.mu.Unlock()
+	if j == nil {
+		return "", fmt.Errorf("no job %d", id)
 	}
+	select {
+	case <-j.done:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.rec.State, nil
 }
 
 // LastJob returns the id of the newest job, 0 if none.

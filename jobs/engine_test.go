@@ -15,10 +15,17 @@ import (
 // partition (read only: flushing is a no-op).
 func newEngine(t *testing.T, state string) *Engine {
 	t.Helper()
+	return newEngineOpts(t, Options{StateDir: state})
+}
+
+// newEngineOpts is newEngine with options; the embedded source is set.
+func newEngineOpts(t *testing.T, opts Options) *Engine {
+	t.Helper()
 	fx := ventitest.Fixtures(t, "venti")
-	e, err := New(Options{StateDir: state, Embedded: &Source{Addr: "tcp!127.0.0.1!1",
+	opts.Embedded = &Source{Addr: "tcp!127.0.0.1!1",
 		Partitions: []string{filepath.Join(fx, "arenas.part")},
-		Flush:      func(context.Context) error { return nil }}})
+		Flush:      func(context.Context) error { return nil }}
+	e, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,11 +212,13 @@ func TestJobHistory(t *testing.T) {
 func TestJobCutShort(t *testing.T) {
 	state := t.TempDir()
 	os.MkdirAll(filepath.Join(state, "jobs"), 0700)
-	os.WriteFile(filepath.Join(state, "jobs", "7"), []byte("state running\ncmd ventiprog\n"), 0600)
+	const running = "state running\ncmd ventiprog\ncreated 2026-12-02T22:05:12Z\nstarted 2026-12-02T22:05:12Z\nended -\n" +
+		"clumps 0\nbytes 0\nblocks 0\nrate 0\n"
+	os.WriteFile(filepath.Join(state, "jobs", "7"), []byte(running), 0600)
 	e := newEngine(t, state)
 	st, ok := e.JobStatus(7)
-	if !ok || st != "state failed\ncmd ventiprog\nerror replfs stopped before the job ended\n" {
-		t.Errorf("job 7: %q", st)
+	if want := strings.Replace(running, "running", "failed", 1) + "error replfs stopped before the job ended\n"; !ok || st != want {
+		t.Errorf("job 7: %q, want %q", st, want)
 	}
 	e.Exec(context.Background(), "verify tcp!127.0.0.1!1 vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab")
 	if ids := e.Jobs(); ids[len(ids)-1] != 8 {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -61,10 +59,10 @@ func (e *Engine) lockFossil(ctx context.Context, j *job) (func(), error) {
 func (e *Engine) fossilConfig(verb string) (ctl.Fossil, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.fossil == nil {
-		return ctl.Fossil{}, fmt.Errorf("%s: no fossil configured (ctl: fossil partition)", verb)
+	if e.cfg.fossil == nil {
+		return ctl.Fossil{}, permanentf("%s: no fossil configured (ctl: fossil partition)", verb)
 	}
-	return *e.fossil, nil
+	return *e.cfg.fossil, nil
 }
 
 // fossilPartition returns the configured fossil (zero if none) and
@@ -73,8 +71,8 @@ func (e *Engine) fossilPartition(verb, given string) (ctl.Fossil, string, error)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var cfg ctl.Fossil
-	if e.fossil != nil {
-		cfg = *e.fossil
+	if e.cfg.fossil != nil {
+		cfg = *e.cfg.fossil
 	}
 	if given != "" {
 		return cfg, given, nil
@@ -90,8 +88,8 @@ func (e *Engine) fossilPartition(verb, given string) (ctl.Fossil, string, error)
 func (e *Engine) fossilVenti(name string) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if name == "" && e.fossil != nil {
-		name = e.fossil.Venti
+	if name == "" && e.cfg.fossil != nil {
+		name = e.cfg.fossil.Venti
 	}
 	if name == "" {
 		name = ctl.Local
@@ -103,14 +101,11 @@ func (e *Engine) fossilVenti(name string) (string, error) {
 func (e *Engine) fsname() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.fossil != nil && e.fossil.Fsname != "" {
-		return e.fossil.Fsname
+	if e.cfg.fossil != nil && e.cfg.fossil.Fsname != "" {
+		return e.cfg.fossil.Fsname
 	}
-	if s := os.Getenv("sysname"); s != "" && !strings.ContainsAny(s, " \t\n") {
+	if s := e.opts.Sysname; s != "" && !strings.ContainsAny(s, " \t\n") {
 		return s
-	}
-	if h, err := os.Hostname(); err == nil && h != "" && !strings.ContainsAny(h, " \t\n") {
-		return h
 	}
 	return "fossil"
 }
@@ -156,7 +151,7 @@ func (e *Engine) console(ctx context.Context, verb string, cfg ctl.Fossil) (*fos
 		}
 		return p, func() { p.Console.Close() }, nil
 	}
-	return nil, nil, fmt.Errorf("%s: no fossil running on %s: fossilstart first", verb, cfg.Partition)
+	return nil, nil, permanentf("%s: no fossil running on %s: fossilstart first", verb, cfg.Partition)
 }
 
 // lockedConsole returns the configured fossil and its console, holding
@@ -272,7 +267,7 @@ func (e *Engine) snap(ctx context.Context, j *job, c ctl.Snap) error {
 	for {
 		sync := "fsys " + fsys + " sync"
 		if out, err := p.Console.Cmd(wctx, sync); err != nil {
-			return fmt.Errorf("snap: %w", context.Cause(wctx))
+			return fmt.Errorf("snap: %w", waitErr(wctx, p, err))
 		} else if bad := consoleErr(out); bad != "" {
 			return fmt.Errorf("snap: %s: %s", sync, bad)
 		}
@@ -286,6 +281,8 @@ func (e *Engine) snap(ctx context.Context, j *job, c ctl.Snap) error {
 		select {
 		case said = <-events:
 		case <-tick.C:
+		case <-p.Exited():
+			return fmt.Errorf("snap: %w", waitErr(wctx, p, nil))
 		case <-wctx.Done():
 			return fmt.Errorf("snap: %w", context.Cause(wctx))
 		}
@@ -309,6 +306,21 @@ func (e *Engine) snap(ctx context.Context, j *job, c ctl.Snap) error {
 	}
 	j.addResult(line)
 	return nil
+}
+
+// waitErr says why snap's wait for the archive failed with err: the
+// fossil exited, or the wait ended (its timeout, the job's end), else
+// err itself.
+func waitErr(ctx context.Context, p *fossil.Proc, err error) error {
+	select {
+	case <-p.Exited():
+		return fmt.Errorf("fossil on %s exited: %v", p.Partition, p.Err())
+	default:
+	}
+	if c := context.Cause(ctx); c != nil {
+		return c
+	}
+	return err
 }
 
 // consoleErr returns what in a sync's output is not its report.
@@ -490,7 +502,7 @@ func (e *Engine) fosreset(ctx context.Context, j *job, c ctl.Fosreset) error {
 		if err := e.haltFossil(ctx, j, fp.proc); err != nil {
 			return fmt.Errorf("fosreset: %w", err)
 		}
-	} else if cfg.Console != "" && partKey(cfg.Partition) == partKey(part) && runtime.GOOS == "plan9" {
+	} else if cfg.Console != "" && partKey(cfg.Partition) == partKey(part) && e.opts.Consoles {
 		p, err := fossil.Attach(ctx, cfg.Console, part)
 		if err == nil {
 			err = e.haltFossil(ctx, j, p)

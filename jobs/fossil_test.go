@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"replfs/fossil"
 	"replfs/fossil/fossiltest"
@@ -250,5 +251,58 @@ func TestFosresetSavesOldRoot(t *testing.T) {
 	}
 	if last, _ := fossil.Last(part); last != venti.ZeroScore {
 		t.Errorf("last after fosreset %v", last)
+	}
+}
+
+// TestSnapFossilDies: a fossil that dies while snap waits for its
+// archive fails the job with a reason, not a formatting error.
+func TestSnapFossilDies(t *testing.T) {
+	prog := fossiltest.FakeFossil(t)
+	dir := t.TempDir()
+	part := filepath.Join(dir, "fossil.part")
+	ventitest.CopyFixture(t, "fossil", "fossil-v.part", part)
+	t.Setenv("FAKEFOSSIL_ARCHIVE", "")
+	e := newEngine(t, filepath.Join(dir, "state"))
+	if err := e.Exec(context.Background(), "fossil -p "+prog+" -h tcp!127.0.0.1!1 "+part); err != nil {
+		t.Fatal(err)
+	}
+	run(t, e, "fossilstart", Done)
+	ids, err := e.ExecJobs(context.Background(), "snap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(jobStatus(t, e, ids[0]), "phase waiting for the archive") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	p := e.running(part)
+	if p == nil {
+		t.Fatal("no fossil running")
+	}
+	if pr, err := os.FindProcess(p.proc.Pid); err == nil {
+		pr.Kill()
+	}
+	if st := wait(t, e, ids[0]); st != Failed {
+		t.Fatalf("snap %s", st)
+	}
+	st := jobStatus(t, e, ids[0])
+	if strings.Contains(st, "%!") || !strings.Contains(st, "error snap: fossil on "+part+" exited") {
+		t.Errorf("snap:\n%s", st)
+	}
+}
+
+// TestFsnameFromOptions: the name recorded with a root is the fossil's
+// -n, else the system's name as the engine's options give it; the
+// engine reads no environment.
+func TestFsnameFromOptions(t *testing.T) {
+	dir := t.TempDir()
+	part := filepath.Join(dir, "fossil.part")
+	ventitest.CopyFixture(t, "fossil", "fossil.part", part)
+	t.Setenv("sysname", "fromenv")
+	e := newEngineOpts(t, Options{StateDir: filepath.Join(dir, "state"), Sysname: "alpha"})
+	if err := e.Exec(context.Background(), "fossil -h tcp!127.0.0.1!1 "+part); err != nil {
+		t.Fatal(err)
+	}
+	if st := run(t, e, "fossilize", Done); !strings.Contains(st, " tcp!127.0.0.1!1 alpha ") {
+		t.Errorf("fossilize:\n%s", st)
 	}
 }

@@ -2,38 +2,84 @@ package jobs
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
-	"replfs/venti/arena"
+	"replfs/ctl"
 )
 
-// Finished jobs are kept in statedir/jobs/N (the status) and N.report,
-// so the history and the numbering survive a restart.
+// Job records (record.go) are kept in statedir/jobs/N, so the history
+// and the numbering survive a restart.
 
 func (e *Engine) jobsDir() string { return filepath.Join(e.opts.StateDir, "jobs") }
 
-// saveJob writes a finished job's status and report.
-func (e *Engine) saveJob(j *job) {
-	dir := e.jobsDir()
-	name := strconv.Itoa(j.id)
-	err := os.MkdirAll(dir, 0700)
+func (e *Engine) jobFile(id int) string { return filepath.Join(e.jobsDir(), strconv.Itoa(id)) }
+
+// save writes the job's record and, if that worked, the records whose
+// last save failed.
+func (e *Engine) save(j *job) {
+	if e.saveJob(j) {
+		e.saveUnsaved()
+	}
+}
+
+// saveJob writes the job's record and reports whether it is saved. A
+// failure is shown, in the job's status and /status, until a later
+// save succeeds; meanwhile the job stays listed.
+func (e *Engine) saveJob(j *job) bool {
+	j.saveMu.Lock()
+	defer j.saveMu.Unlock()
+	b, err := packRecord(j.record())
 	if err == nil {
-		err = arena.WriteFileAtomic(filepath.Join(dir, name+".report"), []byte(j.reportText()))
+		err = os.MkdirAll(e.jobsDir(), 0700)
 	}
 	if err == nil {
-		err = arena.WriteFileAtomic(filepath.Join(dir, name), []byte(j.status()))
+		err = e.writeFile(e.jobFile(j.id), b)
 	}
-	if err != nil {
+	j.mu.Lock()
+	was := j.unsaved
+	j.unsaved = err
+	j.mu.Unlock()
+	switch {
+	case err != nil:
 		e.logf("save job %d: %v", j.id, err)
+		e.event("job %d: not saved: %v", j.id, err)
+	case was != nil:
+		e.event("job %d: saved", j.id)
+	}
+	return err == nil
+}
+
+// saveUnsaved tries again to save the records whose last save failed,
+// stopping at the first that fails again.
+func (e *Engine) saveUnsaved() {
+	e.mu.Lock()
+	var js []*job
+	for _, j := range e.jobs {
+		j.mu.Lock()
+		if j.unsaved != nil {
+			js = append(js, j)
+		}
+		j.mu.Unlock()
+	}
+	e.mu.Unlock()
+	for _, j := range js {
+		if !e.saveJob(j) {
+			return
+		}
 	}
 }
 
 // loadJobs reads the saved jobs, keeping the newest maxFinished, and
-// sets the next job number after the highest.
+// sets the next job number after the highest. A record that cannot be
+// read is reported in /log and skipped; its number is not used again.
+// A job found unfinished was cut short: it is failed. Records of
+// version 0 are converted, and their report files removed.
 func (e *Engine) loadJobs() error {
 	ents, err := os.ReadDir(e.jobsDir())
 	if errors.Is(err, os.ErrNotExist) {
@@ -43,94 +89,133 @@ func (e *Engine) loadJobs() error {
 		return err
 	}
 	var ids []int
+	var reports []int // version 0 report files
 	for _, d := range ents {
-		if id, err := strconv.Atoi(d.Name()); err == nil && id > 0 {
-			ids = append(ids, id)
+		name, rep := strings.CutSuffix(d.Name(), ".report")
+		if id, err := strconv.Atoi(name); err == nil && id > 0 && strconv.Itoa(id) == name {
+			if rep {
+				reports = append(reports, id)
+			} else {
+				ids = append(ids, id)
+			}
 		}
 	}
-	sort.Ints(ids)
-	for i, id := range ids {
-		path := filepath.Join(e.jobsDir(), strconv.Itoa(id))
-		if i < len(ids)-maxFinished {
-			os.Remove(path)
-			os.Remove(path + ".report")
-			continue
-		}
-		st, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		rep, _ := os.ReadFile(path + ".report")
-		state := strings.TrimPrefix(strings.SplitN(string(st), "\n", 2)[0], "state ")
-		if state != Done && state != Failed && state != Cancelled {
-			// It was running when replfs stopped without ending it.
-			state = Failed
-			rest := strings.SplitN(string(st), "\n", 2)[1]
-			st = []byte("state failed\n" + rest + "error " + errStoppedBeforeEnd + "\n")
-			arena.WriteFileAtomic(path, st)
-		}
-		e.jobs = append(e.jobs, &job{id: id, state: state, saved: true, savedStatus: string(st), savedReport: string(rep),
-			cancel: func(error) {}, stop: make(chan struct{})})
-	}
+	slices.Sort(ids)
 	if len(ids) > 0 {
 		e.nextID = ids[len(ids)-1] + 1
+	}
+	keep := map[int]bool{} // report files still needed
+	var rewrite []*job
+	for i, id := range ids {
+		if i < len(ids)-maxFinished {
+			os.Remove(e.jobFile(id))
+			continue
+		}
+		r, v0, err := e.readRecord(id)
+		if err != nil {
+			e.logf("job %d: %v", id, err)
+			e.event("job %d: unreadable record, skipped: %v", id, err)
+			keep[id] = true // left as it is, for a person
+			continue
+		}
+		j := oldJob(r)
+		if !r.finished() {
+			j.rec.lost()
+			v0 = true
+		}
+		if v0 {
+			rewrite = append(rewrite, j)
+		}
+		e.jobs = append(e.jobs, j)
+	}
+	for _, j := range rewrite {
+		if !e.saveJob(j) {
+			keep[j.id] = true
+		}
+	}
+	for _, id := range reports {
+		if !keep[id] {
+			os.Remove(e.jobFile(id) + ".report")
+		}
 	}
 	return nil
 }
 
-// resumeTrickles starts again the repeating trickle jobs that replfs's
-// stopping ended (cleanly or not): a trickle -R runs until cancelled,
-// and a restart is not a cancel. The old job's saved status says which
-// job carries it on, so it is resumed once.
+// readRecord reads job id's record, and whether it is of version 0.
+func (e *Engine) readRecord(id int) (record, bool, error) {
+	f, err := os.Open(e.jobFile(id))
+	if err != nil {
+		return record{}, false, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxRecord+1))
+	f.Close()
+	if err != nil {
+		return record{}, false, err
+	}
+	if len(b) > maxRecord {
+		return record{}, false, fmt.Errorf("record larger than %d bytes", maxRecord)
+	}
+	var rep []byte
+	v0 := !strings.HasPrefix(strings.TrimSpace(string(b)), "{")
+	if v0 {
+		rep, err = readLimited(e.jobFile(id)+".report", maxRecord)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return record{}, false, err
+		}
+	}
+	r, err := unpackRecord(id, b, rep)
+	return r, v0, err
+}
+
+// readLimited reads a file of at most max bytes.
+func readLimited(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err == nil && int64(len(b)) > max {
+		err = fmt.Errorf("%s: larger than %d bytes", path, max)
+	}
+	return b, err
+}
+
+// resumeTrickles starts again the jobs that run until cancelled
+// (trickle -R) that replfs's stopping ended, cleanly or not: a restart
+// is not a cancel. The old job's record says which job carries it on,
+// so it is resumed once.
 func (e *Engine) resumeTrickles() {
 	e.mu.Lock()
 	var old []*job
 	for _, j := range e.jobs {
-		if j.saved && resumable(j.savedStatus) {
+		j.mu.Lock()
+		r := &j.rec
+		if r.Resumed == 0 && (r.Stop == stopShutdown || r.Stop == stopLost) && verbs[r.Verb].repeats != nil {
 			old = append(old, j)
 		}
+		j.mu.Unlock()
 	}
 	e.mu.Unlock()
 	for _, j := range old {
-		cmd := statusValue(j.savedStatus, "cmd")
-		ids, err := e.ExecJobs(e.ctx, cmd)
-		if err != nil || len(ids) != 1 {
-			e.event("job %d: cannot resume %q: %v", j.id, cmd, err)
+		r := j.record()
+		c, err := r.command()
+		if err != nil {
+			e.event("job %d: cannot resume %q: %v", j.id, r.line(), err)
 			continue
 		}
-		st := j.savedStatus + "resumed job " + strconv.Itoa(ids[0]) + "\n"
-		e.mu.Lock()
-		j.savedStatus = st
-		e.mu.Unlock()
-		arena.WriteFileAtomic(filepath.Join(e.jobsDir(), strconv.Itoa(j.id)), []byte(st))
-		e.event("job %d resumes job %d: %s", ids[0], j.id, cmd)
-	}
-}
-
-// resumable: a repeating trickle ended by replfs stopping, not resumed yet.
-func resumable(status string) bool {
-	cmd := statusValue(status, "cmd")
-	if !strings.HasPrefix(cmd, "trickle ") || statusValue(status, "resumed") != "" {
-		return false
-	}
-	repeat := false
-	for _, f := range strings.Fields(cmd)[1:] {
-		if len(f) > 1 && f[0] == '-' && strings.Contains(f, "R") {
-			repeat = true
+		if !verbs[r.Verb].repeats(c) {
+			continue
 		}
-	}
-	why := statusValue(status, "error")
-	return repeat && (why == errShutdown.Error() || why == errStoppedBeforeEnd)
-}
-
-const errStoppedBeforeEnd = "replfs stopped before the job ended"
-
-// statusValue returns the value of the first "key value" line.
-func statusValue(status, key string) string {
-	for _, l := range strings.Split(status, "\n") {
-		if k, v, _ := strings.Cut(l, " "); k == key {
-			return v
+		ids, err := e.exec([]ctl.Cmd{c})
+		if err != nil || len(ids) != 1 {
+			e.event("job %d: cannot resume %q: %v", j.id, r.line(), err)
+			continue
 		}
+		j.mu.Lock()
+		j.rec.Resumed = ids[0]
+		j.mu.Unlock()
+		e.save(j)
+		e.event("job %d resumes job %d: %s", ids[0], j.id, r.line())
 	}
-	return ""
 }

@@ -3,9 +3,12 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"replfs/ctl"
 )
 
 // Job states, as a job's status file begins: "state S".
@@ -22,40 +25,37 @@ const (
 // /jobs/N/ctl.
 var errCancelled = fmt.Errorf("cancelled")
 
-// A job is one command run by the engine.
+// A job is one command run by the engine, or one that ran before
+// replfs last started: then only its record.
 type job struct {
 	// immutable after newJob
-	id      int
-	cmd     string
-	created time.Time
-	cancel  context.CancelCauseFunc
-	stop    chan struct{} // closed to ask the job to stop at a committed point
-	once    sync.Once     // for stop
+	id     int
+	cancel context.CancelCauseFunc
+	stop   chan struct{} // closed to ask the job to stop at a committed point
+	once   sync.Once     // for stop
+	done   chan struct{} // closed when it has ended and its record is saved
+
+	saveMu sync.Mutex // held while its record is written: the newest is written last
 
 	mu      sync.Mutex // protects following
-	state   string
-	started time.Time
-	ended   time.Time
-	clumps  int64
-	bytes   int64
-	blocks  int64    // copy, verify: tree blocks done
-	info    []string // "key value" lines a job adds (verify: its probe)
-	phase   string   // what the job is doing now
-	window  string   // trickle: the window it keeps to
-	next    time.Time
-	runs    int       // trickle: runs started
-	lastRun time.Time // and when the last began
-	lastErr string    // trickle: the last run's error, being retried
-	results []string  // one line per target or root
-	report  []string  // the full report (verify)
-	err     error
-	why     error // why stop was closed
+	rec     record     // what it is, as saved and shown
+	why     error      // why stop was closed
+	unsaved error      // the last save's failure; nil once a save succeeds
+}
 
-	// A job finished before replfs last started is only its saved
-	// status and report.
-	saved       bool
-	savedStatus string
-	savedReport string
+// newJob returns a job of command c, queued.
+func newJob(id int, c ctl.Cmd, now time.Time, cancel context.CancelCauseFunc) *job {
+	j := &job{id: id, cancel: cancel, stop: make(chan struct{}), done: make(chan struct{}),
+		rec: record{ID: id, State: Queued, Created: now}}
+	j.rec.setCommand(c)
+	return j
+}
+
+// oldJob returns a job that ran before replfs started, from its record.
+func oldJob(r record) *job {
+	j := &job{id: r.ID, cancel: func(error) {}, stop: make(chan struct{}), done: make(chan struct{}), rec: r}
+	close(j.done)
+	return j
 }
 
 // graceTime is how long a job asked to stop may take before it is
@@ -83,9 +83,9 @@ func (j *job) stopCause() error {
 func (j *job) setState(s string, now time.Time) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.state = s
-	if s == Running && j.started.IsZero() {
-		j.started = now
+	j.rec.State = s
+	if s == Running && j.rec.Started.IsZero() {
+		j.rec.Started = now
 	}
 }
 
@@ -94,29 +94,38 @@ func (j *job) setState(s string, now time.Time) {
 func (j *job) finish(now time.Time, err error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.ended = now
-	j.next = time.Time{}
+	r := &j.rec
+	r.Ended = now
+	r.Next = time.Time{}
+	r.Rate = 0
+	if d := now.Sub(r.Started).Seconds(); !r.Started.IsZero() && d > 0 {
+		r.Rate = int64(float64(r.Bytes) / d)
+	}
 	switch {
 	case err == nil:
-		j.state = Done
+		r.State = Done
 	case j.why != nil:
-		j.state = Cancelled
-		j.err = j.why
+		r.State = Cancelled
+		r.Err = oneLine(j.why.Error())
+		r.Stop = stopCancel
+		if j.why == errShutdown {
+			r.Stop = stopShutdown
+		}
 	default:
-		j.state = Failed
-		j.err = err
+		r.State = Failed
+		r.Err = oneLine(err.Error())
 	}
 }
 
 func (j *job) addResult(line string) {
 	j.mu.Lock()
-	j.results = append(j.results, line)
+	j.rec.Results = append(j.rec.Results, flat(line))
 	j.mu.Unlock()
 }
 
 func (j *job) addInfo(line string) {
 	j.mu.Lock()
-	j.info = append(j.info, line)
+	j.rec.Info = append(j.rec.Info, flat(line))
 	j.mu.Unlock()
 }
 
@@ -124,21 +133,21 @@ func (j *job) addInfo(line string) {
 // for) and when it next runs.
 func (j *job) setWaiting(state string, next time.Time) {
 	j.mu.Lock()
-	j.state, j.next = state, next
+	j.rec.State, j.rec.Next = state, next
 	j.mu.Unlock()
 }
 
 func (j *job) setWindow(w string) {
 	j.mu.Lock()
-	j.window = w
+	j.rec.Window = w
 	j.mu.Unlock()
 }
 
 func (j *job) setLastError(err error) {
 	j.mu.Lock()
-	j.lastErr = ""
+	j.rec.LastErr = ""
 	if err != nil {
-		j.lastErr = oneLine(err.Error())
+		j.rec.LastErr = oneLine(err.Error())
 	}
 	j.mu.Unlock()
 }
@@ -146,22 +155,22 @@ func (j *job) setLastError(err error) {
 // newRun starts a run: its results replace the last run's.
 func (j *job) newRun(t time.Time) {
 	j.mu.Lock()
-	j.runs++
-	j.lastRun = t
-	j.results, j.report, j.info, j.phase = nil, nil, nil, ""
+	j.rec.Runs++
+	j.rec.LastRun = t
+	j.rec.Results, j.rec.Report, j.rec.Info, j.rec.Phase = nil, nil, nil, ""
 	j.mu.Unlock()
 }
 
 func (j *job) runCount() int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.runs
+	return j.rec.Runs
 }
 
 func (j *job) runStart() time.Time {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.lastRun
+	return j.rec.LastRun
 }
 
 // stopped is what a job asked to stop returns.
@@ -174,100 +183,75 @@ func (j *job) stopped(ctx context.Context) error {
 
 func (j *job) setPhase(format string, args ...any) {
 	j.mu.Lock()
-	j.phase = fmt.Sprintf(format, args...)
+	j.rec.Phase = flat(fmt.Sprintf(format, args...))
 	j.mu.Unlock()
 }
 
 func (j *job) addReport(line string) {
 	j.mu.Lock()
-	j.report = append(j.report, line)
+	j.rec.Report = append(j.rec.Report, flat(line))
 	j.mu.Unlock()
 }
 
 func (j *job) addBlocks(blocks, bytes int64) {
 	j.mu.Lock()
-	j.blocks += blocks
-	j.bytes += bytes
+	j.rec.Blocks += blocks
+	j.rec.Bytes += bytes
 	j.mu.Unlock()
 }
 
 func (j *job) addProgress(clumps, bytes int64) {
 	j.mu.Lock()
-	j.clumps += clumps
-	j.bytes += bytes
+	j.rec.Clumps += clumps
+	j.rec.Bytes += bytes
 	j.mu.Unlock()
+}
+
+// isSaved reports whether the job's record is saved as it last was.
+func (j *job) isSaved() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.unsaved == nil
 }
 
 func (j *job) finished() bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.state == Done || j.state == Failed || j.state == Cancelled
+	return j.rec.finished()
 }
 
-// status renders the job's status file.
+// record returns a copy of the job's record.
+func (j *job) record() record {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	r := j.rec
+	r.Args = slices.Clone(r.Args)
+	r.Info = slices.Clone(r.Info)
+	r.Results = slices.Clone(r.Results)
+	r.Report = slices.Clone(r.Report)
+	return r
+}
+
+// status renders the job's status file: its record, and whether it is
+// saved.
 func (j *job) status() string {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.saved {
-		return j.savedStatus
+	s := j.rec.render(time.Now())
+	if j.unsaved != nil {
+		s += "unsaved " + oneLine(j.unsaved.Error()) + "\n"
 	}
-	var b strings.Builder
-	kv := func(k string, v any) { fmt.Fprintf(&b, "%s %v\n", k, v) }
-	kv("state", j.state)
-	kv("cmd", j.cmd)
-	kv("created", stamp(j.created))
-	kv("started", stamp(j.started))
-	kv("ended", stamp(j.ended))
-	kv("clumps", j.clumps)
-	kv("bytes", j.bytes)
-	kv("blocks", j.blocks)
-	rate := int64(0)
-	if !j.started.IsZero() {
-		end := j.ended
-		if end.IsZero() {
-			end = time.Now()
-		}
-		if d := end.Sub(j.started).Seconds(); d > 0 {
-			rate = int64(float64(j.bytes) / d)
-		}
-	}
-	kv("rate", rate)
-	if j.phase != "" && !(j.state == Done || j.state == Failed || j.state == Cancelled) {
-		kv("phase", j.phase)
-	}
-	if j.window != "" {
-		kv("window", j.window)
-	}
-	if !j.next.IsZero() {
-		kv("next", stamp(j.next))
-	}
-	if j.runs > 0 {
-		kv("runs", j.runs)
-		kv("lastrun", stamp(j.lastRun))
-	}
-	if j.lastErr != "" {
-		kv("lasterror", j.lastErr)
-	}
-	for _, l := range j.info {
-		b.WriteString(l + "\n")
-	}
-	for _, r := range j.results {
-		kv("result", r)
-	}
-	if j.err != nil {
-		kv("error", oneLine(j.err.Error()))
-	}
-	return b.String()
+	return s
 }
 
 func (j *job) reportText() string {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.saved {
-		return j.savedReport
-	}
-	if len(j.report) == 0 {
-		return ""
-	}
-	return strings.Join(j.report, "\n") + "\n"
+	return j.rec.reportText()
+}
+
+// flat puts s on one line: a status or report line cannot hold a
+// newline.
+func flat(s string) string {
+	return strings.NewReplacer("\n", " ", "\r", " ").Replace(s)
 }

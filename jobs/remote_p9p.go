@@ -5,7 +5,6 @@ package jobs
 import (
 	"context"
 	"io"
-	"os"
 
 	"9fans.net/go/plan9"
 	"9fans.net/go/plan9/client"
@@ -21,7 +20,8 @@ type p9pRemote struct {
 	stop func() bool
 }
 
-func dialRemote(ctx context.Context, peers *peer.Config, addr string) (remote, error) {
+// dialRemote attaches to the replfs at addr as user ("" means none).
+func dialRemote(ctx context.Context, peers *peer.Config, addr, user string) (remote, error) {
 	nc, err := dial9p(ctx, peers, addr)
 	if err != nil {
 		return nil, err
@@ -31,7 +31,6 @@ func dialRemote(ctx context.Context, peers *peer.Config, addr string) (remote, e
 		nc.Close()
 		return nil, err
 	}
-	user := os.Getenv("USER")
 	if user == "" {
 		user = "none"
 	}

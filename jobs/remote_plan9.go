@@ -17,7 +17,9 @@ type plan9Remote struct {
 	nc  net.Conn
 }
 
-func dialRemote(ctx context.Context, peers *peer.Config, addr string) (remote, error) {
+// dialRemote mounts the replfs at addr; the mount is made as the
+// process's user, whatever user says.
+func dialRemote(ctx context.Context, peers *peer.Config, addr, user string) (remote, error) {
 	nc, err := dial9p(ctx, peers, addr)
 	if err != nil {
 		return nil, err

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -152,31 +149,32 @@ func sleepUntil(ctx context.Context, stop <-chan struct{}, t time.Time) bool {
 	}
 }
 
-// retriable reports whether err is a refused or dropped connection,
-// worth trying again. An answer from the server (an Rerror) and corrupt
-// data are not.
+// ErrPermanent marks an error that trying again cannot mend: a command
+// the configuration cannot carry out, a finding (a tree incomplete on
+// a target). Corrupt data (venti.ErrCorrupt) and a refusal by a venti
+// (venti.ServerError) are permanent too. Everything else is retried.
+var ErrPermanent = errors.New("permanent error")
+
+// permanentError marks err permanent, keeping its text.
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string   { return p.err.Error() }
+func (p permanentError) Unwrap() []error { return []error{p.err, ErrPermanent} }
+
+// permanentf is fmt.Errorf for an error marked permanent.
+func permanentf(format string, args ...any) error {
+	return permanentError{fmt.Errorf(format, args...)}
+}
+
+// retriable reports whether a run that failed with err is worth trying
+// again: unless the error is permanent, it is. A transfer stopped at a
+// committed point is not a failure to retry.
 func retriable(err error) bool {
-	if err == nil || venti.IsCorrupt(err) || errors.Is(err, arena.ErrStopped) {
+	if err == nil || errors.Is(err, ErrPermanent) || venti.IsCorrupt(err) || errors.Is(err, arena.ErrStopped) {
 		return false
 	}
 	var se venti.ServerError
-	if errors.As(err, &se) {
-		return false
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
-		return true
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) {
-		return true
-	}
-	s := err.Error()
-	for _, m := range []string{"connection refused", "connection reset", "broken pipe", "hungup", "i/o timeout", "no route to host", "network is unreachable"} {
-		if strings.Contains(s, m) {
-			return true
-		}
-	}
-	return false
+	return !errors.As(err, &se)
 }
 
 // A limiter keeps a byte rate: a token bucket holding a second's worth

@@ -3,9 +3,12 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -18,7 +21,7 @@ import (
 // 00:00:00 UTC, a Saturday.
 
 func testJob() *job {
-	return &job{id: 1, cmd: "trickle", stop: make(chan struct{}), cancel: func(error) {}, state: Queued}
+	return newJob(1, ctl.Trickle{Pairs: []ctl.Pair{{Src: "local", Dst: "backup"}}}, time.Now(), func(error) {})
 }
 
 // runSchedule runs s in the bubble and returns a channel with its end.
@@ -172,6 +175,7 @@ func TestScheduleRetry(t *testing.T) {
 		}
 	})
 	// Corrupt data and server errors are not retried; retries run out.
+	// Whatever else fails is tried again, whatever its text.
 	for _, tt := range []struct {
 		err   error
 		calls int
@@ -180,15 +184,21 @@ func TestScheduleRetry(t *testing.T) {
 		{venti.ErrCorrupt, 1, 10},
 		{venti.ServerError("disk full"), 1, 10},
 		{errRefused, 3, 2},
+		{permanentf("no target %s", "gone"), 1, 10},
+		{fmt.Errorf("snap: %w", permanentf("no fossil configured")), 1, 10},
+		{&os.PathError{Op: "write", Path: "cursor", Err: syscall.ENOSPC}, 3, 2},
+		{errors.New("dial venti tcp!backup!17034: lookup backup: no such host"), 3, 2},
 	} {
-		synctest.Test(t, func(t *testing.T) {
-			calls := 0
-			j := testJob()
-			err := <-runSchedule(schedule{maxRetries: tt.max, retry: 20 * time.Second}, j,
-				func(ctx context.Context, stop <-chan struct{}) error { calls++; return tt.err })
-			if calls != tt.calls || !errors.Is(err, tt.err) {
-				t.Errorf("%v: %d calls, %v", tt.err, calls, err)
-			}
+		t.Run(tt.err.Error(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				calls := 0
+				j := testJob()
+				err := <-runSchedule(schedule{maxRetries: tt.max, retry: 20 * time.Second}, j,
+					func(ctx context.Context, stop <-chan struct{}) error { calls++; return tt.err })
+				if calls != tt.calls || !errors.Is(err, tt.err) {
+					t.Errorf("%v: %d calls, want %d; %v", tt.err, calls, tt.calls, err)
+				}
+			})
 		})
 	}
 }

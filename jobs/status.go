@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"replfs/ctl"
@@ -20,15 +21,14 @@ func (e *Engine) Targets() []string {
 func (e *Engine) TargetStatus(name string) (string, bool) {
 	e.mu.Lock()
 	t, ok := e.targets[name]
-	var parts []*arena.Partition
-	if ok {
-		if src, err := e.currentSource(); err == nil {
-			parts, _ = e.partitions(src)
-		}
-	}
+	src, serr := e.currentSource()
 	e.mu.Unlock()
 	if !ok {
 		return "", false
+	}
+	var parts []*arena.Partition
+	if serr == nil {
+		parts, _ = e.partitions(src)
 	}
 	s := t.snapshot()
 	return s.render(lagOf(parts, s.cursor), e.opts.Now()), true
@@ -73,8 +73,8 @@ func lagOf(parts []*arena.Partition, cur arena.Cursor) lag {
 	return l
 }
 
-// Status returns /status: the source, each target in a line, and the
-// jobs not finished.
+// Status returns /status: the source, each target in a line, the jobs
+// not finished, and the jobs whose record could not be saved.
 func (e *Engine) Status() string {
 	e.mu.Lock()
 	var b strings.Builder
@@ -82,40 +82,51 @@ func (e *Engine) Status() string {
 	switch {
 	case err != nil:
 		b.WriteString("source -\n")
-	case e.source == nil:
+	case e.cfg.source == nil:
 		fmt.Fprintf(&b, "source %s %s embedded\n", ctl.Local, src.Addr)
 	default:
 		fmt.Fprintf(&b, "source %s %s %s\n", ctl.Local, src.Addr, strings.Join(src.Partitions, " "))
 	}
-	var ts []*target
-	for _, n := range e.targetNames() {
-		ts = append(ts, e.targets[n])
-	}
-	var running []*job
-	for _, j := range e.jobs {
-		if !j.finished() {
-			running = append(running, j)
-		}
-	}
+	ts := e.targetList()
+	js := slices.Clone(e.jobs)
 	e.mu.Unlock()
 	for _, t := range ts {
 		s := t.snapshot()
 		fmt.Fprintf(&b, "target %s %s %s\n", s.name, s.addr, s.state)
 	}
-	for _, j := range running {
+	var unsaved []string
+	for _, j := range js {
 		j.mu.Lock()
-		fmt.Fprintf(&b, "job %d %s %s\n", j.id, j.state, j.cmd)
+		if !j.rec.finished() {
+			fmt.Fprintf(&b, "job %d %s %s\n", j.id, j.rec.State, j.rec.line())
+		}
+		if j.unsaved != nil {
+			unsaved = append(unsaved, fmt.Sprintf("unsaved job %d %s\n", j.id, oneLine(j.unsaved.Error())))
+		}
 		j.mu.Unlock()
 	}
+	for _, l := range unsaved {
+		b.WriteString(l)
+	}
 	return b.String()
+}
+
+// targetList returns the configured targets by name; e.mu is held.
+func (e *Engine) targetList() []*target {
+	var ts []*target
+	for _, n := range e.targetNames() {
+		ts = append(ts, e.targets[n])
+	}
+	return ts
 }
 
 // WrCmd returns /wrcmd: for each target, the wrarena command that would
 // carry it on from its cursor.
 func (e *Engine) WrCmd() string {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	src, err := e.currentSource()
+	ts := e.targetList()
+	e.mu.Unlock()
 	if err != nil {
 		return ""
 	}
@@ -124,8 +135,7 @@ func (e *Engine) WrCmd() string {
 		return ""
 	}
 	var b strings.Builder
-	for _, n := range e.targetNames() {
-		t := e.targets[n]
+	for _, t := range ts {
 		if line := arena.WrCmd(parts, t.snapshot().cursor, t.addr); line != "" {
 			b.WriteString(line + "\n")
 		}
@@ -138,8 +148,9 @@ func (e *Engine) WrCmd() string {
 // lines), and sets that target's cursor from it.
 func (e *Engine) ImportWrCmd(ctx context.Context, text string) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	src, err := e.currentSource()
+	ts := e.targetList()
+	e.mu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -150,8 +161,8 @@ func (e *Engine) ImportWrCmd(ctx context.Context, text string) error {
 	var addr string
 	var cur arena.Cursor
 	byAddr := func(a string) (*target, error) {
-		for _, n := range e.targetNames() {
-			if t := e.targets[n]; t.addr == a || t.name == a {
+		for _, t := range ts {
+			if t.addr == a || t.name == a {
 				return t, nil
 			}
 		}
@@ -203,7 +214,7 @@ func (e *Engine) ImportWrCmd(ctx context.Context, text string) error {
 	if err := makeDir(t.dir); err != nil {
 		return err
 	}
-	if err := arena.SaveCursor(t.cursorFile(), cur); err != nil {
+	if err := e.writeFile(t.cursorFile(), cur.Marshal()); err != nil {
 		return err
 	}
 	t.commit(cur)

@@ -145,9 +145,8 @@ func (e *Engine) verifyTrees(ctx context.Context, j *job, c ctl.Verify) error {
 			line = fmt.Sprintf("vac:%v missing %d of %d", s, st.Missing, st.Blocks)
 		default:
 			line = fmt.Sprintf("vac:%v missing %d corrupt %d of %d", s, st.Missing, st.Corrupt, st.Blocks)
-			bad++
 		}
-		if st.Missing > 0 {
+		if st.Missing > 0 || st.Corrupt > 0 {
 			bad++
 		}
 		j.addResult(line)

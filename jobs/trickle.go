@@ -11,24 +11,20 @@ import (
 	"replfs/venti"
 )
 
-// setting returns a trickle control's value.
-func (e *Engine) setting(name string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.settings[name]
-}
-
 // scheduleFor returns the schedule of a trickle pair, from the settings
 // in force when it starts.
 func (e *Engine) scheduleFor(p ctl.Pair) schedule {
-	sec := func(name string) time.Duration { return time.Duration(e.setting(name)) * time.Second }
+	e.mu.Lock()
+	set := e.cfg.set
+	e.mu.Unlock()
+	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
 	return schedule{
 		window:     p.Window,
 		repeat:     p.Repeat,
-		every:      sec("repeatseconds"),
-		maxRetries: e.setting("maxretries"),
-		retry:      sec("retryseconds"),
-		pause:      sec("secondsbetweenmoves"),
+		every:      sec(set.repeatSeconds),
+		maxRetries: set.maxRetries,
+		retry:      sec(set.retrySeconds),
+		pause:      sec(set.secondsBetweenMoves),
 	}
 }
 
@@ -98,9 +94,7 @@ func (e *Engine) trickleArenas(ctx context.Context, j *job, t *target, dry bool,
 			return err
 		}
 	}
-	e.mu.Lock()
 	parts, err := e.partitions(src)
-	e.mu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -205,7 +199,7 @@ func (e *Engine) trickleCheck(ctx context.Context, j *job, p ctl.Pair, t *target
 		}
 	}
 	if bad > 0 && !p.Repeat {
-		return fmt.Errorf("%d of %d roots incomplete on %s", bad, len(roots), t.name)
+		return permanentf("%d of %d roots incomplete on %s", bad, len(roots), t.name)
 	}
 	return nil
 }

@@ -18,19 +18,21 @@ import (
 // currentSource returns the configured source, else the embedded one;
 // e.mu is held.
 func (e *Engine) currentSource() (*Source, error) {
-	if e.source != nil {
-		return &Source{Addr: e.source.Addr, HTTP: e.source.HTTP, Partitions: e.source.Partitions}, nil
+	if s := e.cfg.source; s != nil {
+		return &Source{Addr: s.Addr, HTTP: s.HTTP, Partitions: s.Partitions}, nil
 	}
 	if e.opts.Embedded != nil {
 		return e.opts.Embedded, nil
 	}
-	return nil, errors.New("no source venti configured")
+	return nil, permanentf("no source venti configured")
 }
 
 // partitions returns the source's partitions, opened read-only and kept
-// open between runs (an idle pass then reads only trailers); e.mu is
-// held.
+// open between runs (an idle pass then reads only trailers). It takes
+// e.pmu, never e.mu: opening reads the partitions' headers.
 func (e *Engine) partitions(src *Source) ([]*arena.Partition, error) {
+	e.pmu.Lock()
+	defer e.pmu.Unlock()
 	key := strings.Join(src.Partitions, "\x00")
 	if e.parts != nil && e.partsOf == key {
 		return e.parts, nil
@@ -97,7 +99,7 @@ func (e *Engine) resolve(names []string) ([]*target, error) {
 			ts = append(ts, e.targets[n])
 		}
 		if len(ts) == 0 {
-			return nil, errors.New("no targets")
+			return nil, permanentf("no targets")
 		}
 		return ts, nil
 	}
@@ -108,7 +110,7 @@ func (e *Engine) resolve(names []string) ([]*target, error) {
 			continue
 		}
 		if ctl.CheckName(n) == nil {
-			return nil, fmt.Errorf("no target %s", n)
+			return nil, permanentf("no target %s", n)
 		}
 		t, ok := e.adhoc[n]
 		if !ok {
@@ -141,9 +143,7 @@ func (e *Engine) ventiprog(ctx context.Context, j *job, c ctl.Ventiprog) error {
 			return err
 		}
 	}
-	e.mu.Lock()
 	parts, err := e.partitions(src)
-	e.mu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 		if err := os.MkdirAll(t.dir, 0700); err != nil {
 			return err
 		}
-		if err := arena.SaveCursor(t.cursorFile(), c); err != nil {
+		if err := e.writeFile(t.cursorFile(), c.Marshal()); err != nil {
 			return err
 		}
 		t.commit(c)

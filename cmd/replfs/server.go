@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -135,7 +136,8 @@ func serve(ctx context.Context, e *env, args []string) int {
 		logf("venti on %s, arenas %s", *ventiAddr, part)
 	}
 
-	eng, err := jobs.New(jobs.Options{StateDir: *stateDir, Embedded: embedded, Logf: logf, Peers: pc})
+	eng, err := jobs.New(jobs.Options{StateDir: *stateDir, Embedded: embedded, Logf: logf, Peers: pc,
+		Sysname: sysname(e), User: e.getenv("USER"), Consoles: runtime.GOOS == "plan9"})
 	if err != nil {
 		closeAll()
 		return fail(e, "serve", err)
@@ -168,6 +170,16 @@ func serve(ctx context.Context, e *env, args []string) int {
 	<-ctx.Done()
 	logf("shutting down")
 	return 0
+}
+
+// sysname is the name of this system, as root scores record it:
+// $sysname (Plan 9), else the host name.
+func sysname(e *env) string {
+	if s := e.getenv("sysname"); s != "" {
+		return s
+	}
+	h, _ := os.Hostname()
+	return h
 }
 
 // loopback reports whether host:port is on a loopback address.

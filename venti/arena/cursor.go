@@ -93,22 +93,16 @@ func LoadCursor(path string) (Cursor, error) {
 
 // SaveCursor replaces the cursor file atomically and durably: a
 // temporary file, fsync, rename, fsync of the directory. A crash leaves
-// the old cursor or the new, never a mixture.
+// the old cursor or the new, never a mixture. Any failure is returned,
+// the directory's fsync included.
 func SaveCursor(path string, c Cursor) error {
-	return WriteFileAtomic(path, c.Marshal())
-}
-
-// WriteFileAtomic replaces the file at path with data, durably: a
-// temporary file in the same directory, fsync, rename, fsync of the
-// directory. Readers see the old contents or the new, never a mixture.
-func WriteFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
-	_, err = f.Write(data)
+	_, err = f.Write(c.Marshal())
 	if err == nil {
 		err = f.Sync()
 	}
@@ -125,9 +119,13 @@ func WriteFileAtomic(path string, data []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
 	}
-	return nil
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
