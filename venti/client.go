@@ -323,7 +323,7 @@ func (c *Conn) writer() {
 	for {
 		select {
 		case b := <-c.out:
-			if err := c.fr.writeBatch(c.nc, b, c.out); err != nil {
+			if _, _, err := c.fr.writeBatch(c.nc, b, c.out); err != nil {
 				c.fail(fmt.Errorf("venti %s: %w", c.addr, err))
 				return
 			}

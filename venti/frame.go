@@ -31,8 +31,9 @@ func (f *framer) put(b []byte) {
 }
 
 // writeBatch writes first and up to 63 frames queued behind it in out,
-// then recycles their buffers.
-func (f *framer) writeBatch(w io.Writer, first []byte, out <-chan []byte) error {
+// then recycles their buffers. It returns how many frames it took and
+// the sum of their buffers' capacities, written or not.
+func (f *framer) writeBatch(w io.Writer, first []byte, out <-chan []byte) (n, held int, err error) {
 	f.batch = append(f.batch[:0], first)
 	if len(out) == 0 {
 		// Let the goroutines making frames add theirs: a system call per
@@ -53,10 +54,11 @@ func (f *framer) writeBatch(w io.Writer, first []byte, out <-chan []byte) error 
 	}
 write:
 	f.bufs = append(f.bufs[:0], f.batch...)
-	_, err := f.bufs.WriteTo(w)
+	_, err = f.bufs.WriteTo(w)
 	for i, b := range f.batch {
+		held += cap(b)
 		f.put(b)
 		f.batch[i] = nil
 	}
-	return err
+	return len(f.batch), held, err
 }
