@@ -87,7 +87,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 	var wg sync.WaitGroup
 	err := accept(ctx, l, max, func(format string, a ...any) {
-		s.logf("venti "+format, a...)
+		s.logf("venti on %s: "+format, append([]any{l.Addr()}, a...)...)
 	}, &wg, func(c net.Conn) {
 		if err := s.ServeConn(ctx, c); err != nil {
 			s.logf("venti %s: %v", c.RemoteAddr(), err)
