@@ -32,7 +32,11 @@ func ninep(ctx context.Context, e *env, args []string) int {
 	var c *client.Conn
 	var err error
 	if *addr == "" {
-		c, err = client.Dial("unix", filepath.Join(client.Namespace(), "replfs"))
+		ns := client.Namespace()
+		if err := checkNamespace(ns); err != nil {
+			return fail(e, "9p", err)
+		}
+		c, err = client.Dial("unix", filepath.Join(ns, "replfs"))
 	} else {
 		network, hp, perr := venti.ParseDialString(*addr, "5640")
 		if perr != nil {
