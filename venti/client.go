@@ -98,6 +98,7 @@ func (d *Dialer) NewConn(ctx context.Context, rwc io.ReadWriteCloser, addr strin
 		addr:    addr,
 		nc:      rwc,
 		br:      bufio.NewReaderSize(rwc, 64<<10),
+		fr:      framer{pool: new(sync.Pool)},
 		sem:     make(chan struct{}, 256),
 		out:     make(chan []byte, 256),
 		closing: make(chan struct{}),

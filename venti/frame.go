@@ -8,23 +8,27 @@ import (
 )
 
 // A framer recycles frame buffers and writes queued frames in batches,
-// one writev where the transport allows. Each connection has its own.
+// one writev where the transport allows. Each connection has its own;
+// the buffers come from pool, a client connection's own or shared by
+// all of a server's, or are not recycled if pool is nil.
 type framer struct {
-	pool  sync.Pool // of *[]byte
-	batch [][]byte  // the writer goroutine's
+	pool  *sync.Pool // of *[]byte
+	batch [][]byte   // the writer goroutine's
 	bufs  net.Buffers
 }
 
 // get returns an empty buffer with room for n bytes.
 func (f *framer) get(n int) []byte {
-	if p, ok := f.pool.Get().(*[]byte); ok && cap(*p) >= n {
-		return (*p)[:0]
+	if f.pool != nil {
+		if p, ok := f.pool.Get().(*[]byte); ok && cap(*p) >= n {
+			return (*p)[:0]
+		}
 	}
 	return make([]byte, 0, max(n, 512))
 }
 
 func (f *framer) put(b []byte) {
-	if cap(b) > 2*MaxMessageSize {
+	if f.pool == nil || cap(b) > 2*MaxMessageSize {
 		return
 	}
 	f.pool.Put(&b)

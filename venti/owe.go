@@ -11,7 +11,7 @@ const (
 	// DefaultMaxPending is the bytes a connection may hold for
 	// requests read and replies not yet written when Server.MaxPending
 	// is 0.
-	DefaultMaxPending = 256 << 10
+	DefaultMaxPending = 128 << 10
 	// maxOwed is the most requests read whose replies are not yet
 	// written, on one connection. The writer's queue has room for all
 	// of them, so handlers never wait for it.

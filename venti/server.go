@@ -60,6 +60,8 @@ type Server struct {
 	// read and replies not yet written; a Tread is charged its count.
 	// 0 means DefaultMaxPending.
 	MaxPending int
+
+	bufs sync.Pool // frame buffers, shared: an idle connection holds none
 }
 
 // DefaultHelloTimeout is the handshake's bound when
@@ -120,6 +122,7 @@ func (s *Server) ServeConn(ctx context.Context, rwc io.ReadWriteCloser) error {
 		srv: s,
 		rwc: rwc,
 		br:  bufio.NewReaderSize(rwc, 16<<10),
+		fr:  framer{pool: &s.bufs},
 		out: make(chan []byte, maxOwed),
 		owe: newOwed(maxb),
 
