@@ -49,6 +49,10 @@ type Server struct {
 	// wstat fail. Nil means every connection may write.
 	MayWrite func(c net.Conn) bool
 
+	// MaxConns bounds the connections Serve serves at once; one more
+	// is closed as it arrives. 0 means DefaultMaxConns.
+	MaxConns int
+
 	mu   sync.Mutex        // protects following
 	qids map[string]uint64 // path of every node seen -> qid path
 }
@@ -57,24 +61,28 @@ type Server struct {
 const msize = 64<<10 + plan9.IOHDRSZ
 
 // Serve accepts connections on l until ctx is done, then closes l and
-// every connection and waits for them.
+// every connection and waits for them. Accept errors that pass, such
+// as running out of file descriptors, are logged and retried; Serve
+// returns any other.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		wg.Go(func() { s.ServeConn(ctx, c) })
+	max := s.MaxConns
+	if max <= 0 {
+		max = DefaultMaxConns
 	}
+	var wg sync.WaitGroup
+	logf := func(format string, a ...any) {
+		if s.Logf != nil {
+			s.Logf("9P on %s: "+format, append([]any{l.Addr()}, a...)...)
+		}
+	}
+	err := accept(ctx, l, max, logf, &wg, func(c net.Conn) { s.ServeConn(ctx, c) })
+	cancel()
+	wg.Wait()
+	return err
 }
 
 // ServeConn serves one 9P conversation on rwc until the client hangs

@@ -98,6 +98,7 @@ func (d *Dialer) NewConn(ctx context.Context, rwc io.ReadWriteCloser, addr strin
 		addr:    addr,
 		nc:      rwc,
 		br:      bufio.NewReaderSize(rwc, 64<<10),
+		fr:      framer{pool: new(sync.Pool)},
 		sem:     make(chan struct{}, 256),
 		out:     make(chan []byte, 256),
 		closing: make(chan struct{}),
@@ -323,7 +324,7 @@ func (c *Conn) writer() {
 	for {
 		select {
 		case b := <-c.out:
-			if err := c.fr.writeBatch(c.nc, b, c.out); err != nil {
+			if _, _, err := c.fr.writeBatch(c.nc, b, c.out); err != nil {
 				c.fail(fmt.Errorf("venti %s: %w", c.addr, err))
 				return
 			}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // A Store holds the blocks a Server serves. Implementations are safe for
@@ -31,12 +32,41 @@ type Store interface {
 // connection are served concurrently and answered by tag. Unlike
 // plan9port venti it answers Tping with Rping, and a malformed request
 // or an invalid block type with Rerror instead of silence.
+//
+// Every client is assumed hostile: a connection holds at most
+// MaxPending bytes of requests and replies (it is not read while it is
+// owed more), must finish its handshake in HelloTimeout, and may be
+// closed when idle; Serve takes at most MaxConns at once.
 type Server struct {
 	Store    Store
 	ReadOnly bool                          // refuse writes with "read only"
 	Logf     func(format string, a ...any) // connection errors; nil discards
 	Trace    io.Writer                     // one line per message, as Conn's
+
+	// MaxConns bounds the connections Serve serves at once; one more
+	// is closed as it arrives. 0 means DefaultMaxConns.
+	MaxConns int
+	// HelloTimeout bounds the handshake, version lines and Thello; a
+	// connection that has not finished it by then is closed. 0 means
+	// DefaultHelloTimeout.
+	HelloTimeout time.Duration
+	// IdleTimeout, if positive, closes a connection on which, for that
+	// long, no request arrived and no reply was written while none was
+	// being served: an idle client, or one that stopped reading its
+	// replies. 0 means never, as plan9port venti: fossil keeps its
+	// venti connection idle between archives and does not redial.
+	IdleTimeout time.Duration
+	// MaxPending bounds the bytes one connection holds for requests
+	// read and replies not yet written; a Tread is charged its count.
+	// 0 means DefaultMaxPending.
+	MaxPending int
+
+	bufs sync.Pool // frame buffers, shared: an idle connection holds none
 }
+
+// DefaultHelloTimeout is the handshake's bound when
+// Server.HelloTimeout is 0.
+const DefaultHelloTimeout = 30 * time.Second
 
 func (s *Server) logf(format string, a ...any) {
 	if s.Logf != nil {
@@ -45,35 +75,38 @@ func (s *Server) logf(format string, a ...any) {
 }
 
 // Serve accepts connections on l and serves each until ctx is done; then
-// it closes l and every connection, waits for them and returns nil. It
-// returns the error if Accept fails for another reason.
+// it closes l and every connection, waits for them and returns nil.
+// Accept errors that pass, such as running out of file descriptors,
+// are logged and retried; Serve returns any other.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("venti serve: %w", err)
-		}
-		wg.Go(func() {
-			if err := s.ServeConn(ctx, c); err != nil {
-				s.logf("venti %s: %v", c.RemoteAddr(), err)
-			}
-		})
+	max := s.MaxConns
+	if max <= 0 {
+		max = DefaultMaxConns
 	}
+	var wg sync.WaitGroup
+	err := accept(ctx, l, max, func(format string, a ...any) {
+		s.logf("venti on %s: "+format, append([]any{l.Addr()}, a...)...)
+	}, &wg, func(c net.Conn) {
+		if err := s.ServeConn(ctx, c); err != nil {
+			s.logf("venti %s: %v", c.RemoteAddr(), err)
+		}
+	})
+	cancel()
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("venti serve: %w", err)
+	}
+	return nil
 }
 
 // ServeConn runs the server side of one connection until the client
-// hangs up, sends Tgoodbye, breaks the protocol, or ctx is done. It
-// closes rwc. The error says why a connection ended abnormally; a
-// hang-up or Tgoodbye returns nil.
+// hangs up, sends Tgoodbye, breaks the protocol, times out, or ctx is
+// done. It closes rwc. The error says why a connection ended
+// abnormally; a hang-up or Tgoodbye returns nil.
 func (s *Server) ServeConn(ctx context.Context, rwc io.ReadWriteCloser) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -81,35 +114,44 @@ func (s *Server) ServeConn(ctx context.Context, rwc io.ReadWriteCloser) error {
 	defer stop()
 	defer rwc.Close()
 
+	maxb := s.MaxPending
+	if maxb <= 0 {
+		maxb = DefaultMaxPending
+	}
 	c := &sconn{
 		srv: s,
 		rwc: rwc,
-		br:  bufio.NewReaderSize(rwc, 64<<10),
-		out: make(chan []byte, 256),
-		sem: make(chan struct{}, 256),
+		br:  bufio.NewReaderSize(rwc, 16<<10),
+		fr:  framer{pool: &s.bufs},
+		out: make(chan []byte, maxOwed),
+		owe: newOwed(maxb),
 
 		writerDone: make(chan struct{}),
 	}
+	c.dog.close = func() { rwc.Close() }
 	if s.Trace != nil {
 		c.trace = &tracer{w: s.Trace, prefix: "srv "}
 	}
-	v, err := exchangeVersions(rwc, c.br)
-	if err != nil {
-		return fmt.Errorf("version: %w", err)
+	if err := c.handshake(); err != nil {
+		return err
 	}
-	c.version = v
-	if err := c.hello(); err != nil {
-		return fmt.Errorf("hello: %w", err)
+	if s.IdleTimeout > 0 {
+		c.dog.d = s.IdleTimeout
+		c.dog.start()
+		defer c.dog.stop()
 	}
 	go c.writer()
-	err = c.serve(ctx)
+	err := c.serve(ctx)
 	c.wg.Wait()
 	close(c.out)
 	<-c.writerDone
 	if err == nil && ctx.Err() == nil {
 		err = c.writeErr
 	}
-	if errors.Is(err, io.EOF) || ctx.Err() != nil {
+	switch {
+	case c.dog.fired.Load():
+		return fmt.Errorf("idle for %v", s.IdleTimeout)
+	case errors.Is(err, io.EOF) || ctx.Err() != nil:
 		return nil
 	}
 	return err
@@ -126,11 +168,34 @@ type sconn struct {
 
 	fr         framer
 	out        chan []byte    // reply frames; closed after the handlers end
-	sem        chan struct{}  // bounds the handlers running at once
+	owe        *owed          // bounds the requests read and not yet answered
+	dog        watchdog       // closes the connection when idle
 	wg         sync.WaitGroup // running handlers
 	barrier    sync.RWMutex   // Tsync waits for the requests received before it
 	writerDone chan struct{}
 	writeErr   error // set by writer before writerDone closes
+}
+
+// handshake exchanges version lines and hello, in HelloTimeout.
+func (c *sconn) handshake() error {
+	d := c.srv.HelloTimeout
+	if d <= 0 {
+		d = DefaultHelloTimeout
+	}
+	t := time.AfterFunc(d, func() { c.rwc.Close() })
+	v, err := exchangeVersions(c.rwc, c.br)
+	if err == nil {
+		c.version = v
+		if err = c.hello(); err != nil {
+			err = fmt.Errorf("hello: %w", err)
+		}
+	} else {
+		err = fmt.Errorf("version: %w", err)
+	}
+	if !t.Stop() {
+		return fmt.Errorf("no hello in %v", d)
+	}
+	return err
 }
 
 // hello reads Thello and answers Rhello. plan9port closes the connection
@@ -157,30 +222,34 @@ func (c *sconn) hello() error {
 		if len(b) >= 2 {
 			tag = b[1]
 		}
-		c.reply(&Fcall{Type: Rerror, Tag: tag, Error: why}, true)
+		c.reply(&Fcall{Type: Rerror, Tag: tag, Error: why}, -1)
 		return errors.New(why)
 	}
 	c.trace.in(tx)
-	return c.reply(&Fcall{Type: Rhello, Sid: "anonymous"}, true)
+	return c.reply(&Fcall{Type: Rhello, Sid: "anonymous"}, -1)
 }
 
-// reply sends f, directly during the handshake, else through the writer.
-func (c *sconn) reply(f *Fcall, direct bool) error {
+// reply sends f, directly during the handshake (cost < 0), else
+// through the writer, exchanging the cost taken for its request for
+// the frame's buffer.
+func (c *sconn) reply(f *Fcall, cost int) error {
 	c.trace.out(f)
 	frame, err := appendFrame(c.fr.get(len(f.Data)+64), c.version, f)
 	if err != nil {
 		// Only an over-long Rerror can fail: say something shorter.
 		frame, _ = appendFrame(nil, c.version, &Fcall{Type: Rerror, Tag: f.Tag, Error: "reply too large"})
 	}
-	if direct {
+	if cost < 0 {
 		_, err := c.rwc.Write(frame)
 		return err
 	}
+	c.owe.give(0, cost-cap(frame))
 	c.out <- frame
 	return nil
 }
 
-// serve reads requests and starts a handler for each.
+// serve reads requests and starts a handler for each, while the
+// connection owes few enough replies.
 func (c *sconn) serve(ctx context.Context) error {
 	n := frameSize(c.version)
 	var hdr [4]byte
@@ -206,57 +275,67 @@ func (c *sconn) serve(ctx context.Context) error {
 			if _, err := io.CopyN(io.Discard, c.br, int64(size-2)); err != nil {
 				return err
 			}
+			c.dog.moved.Add(1)
 			why := fmt.Sprintf("%v: message of %d bytes too large", ErrBadPacket, size)
 			if tt[0] == Twrite {
 				why = errLumpTooLarge.Error()
 			}
-			c.reply(&Fcall{Type: Rerror, Tag: tt[1], Error: why}, false)
+			c.owe.take(reqCost)
+			c.reply(&Fcall{Type: Rerror, Tag: tt[1], Error: why}, reqCost)
 			continue
 		}
 		b := make([]byte, size)
 		if _, err := io.ReadFull(c.br, b); err != nil {
 			return err
 		}
+		c.dog.moved.Add(1)
 		tx, err := UnmarshalFcall(b)
 		if err != nil {
 			c.trace.in(&Fcall{Type: b[0], Tag: b[1]})
-			c.reply(&Fcall{Type: Rerror, Tag: b[1], Error: err.Error()}, false)
+			c.owe.take(reqCost)
+			c.reply(&Fcall{Type: Rerror, Tag: b[1], Error: err.Error()}, reqCost)
 			continue
 		}
 		c.trace.in(tx)
 		if tx.Type == Tgoodbye {
 			return nil
 		}
+		cost := cost(tx, size)
+		c.owe.take(cost)
+		c.dog.busy.Add(1)
 		if tx.Type == Tsync {
 			// A barrier: wait for every request received before it.
-			c.sem <- struct{}{}
 			c.wg.Go(func() {
 				c.barrier.Lock()
-				c.reply(c.srv.handle(ctx, tx), false)
+				c.reply(c.srv.handle(ctx, tx), cost)
 				c.barrier.Unlock()
-				<-c.sem
+				c.dog.busy.Add(-1)
 			})
 			continue
 		}
 		c.barrier.RLock()
-		c.sem <- struct{}{}
 		c.wg.Go(func() {
-			c.reply(c.srv.handle(ctx, tx), false)
-			<-c.sem
+			c.reply(c.srv.handle(ctx, tx), cost)
 			c.barrier.RUnlock()
+			c.dog.busy.Add(-1)
 		})
 	}
 }
 
-// writer sends replies, flushing when none are queued. After a write
-// error it keeps draining so handlers never block.
+// writer sends replies, flushing when none are queued, and gives back
+// what they were charged. After a write error it keeps draining so
+// handlers never block.
 func (c *sconn) writer() {
 	defer close(c.writerDone)
 	for frame := range c.out {
 		if c.writeErr != nil {
+			c.owe.give(1, cap(frame))
 			continue
 		}
-		if err := c.fr.writeBatch(c.rwc, frame, c.out); err != nil {
+		n, held, err := c.fr.writeBatch(c.rwc, frame, c.out)
+		c.dog.moved.Add(1)
+		c.owe.give(n, held)
+		if err != nil {
 			c.writeErr = err
 			c.rwc.Close()
 		}

@@ -29,14 +29,14 @@ func main() {
 	os.Exit(run(ctx, e, os.Args[1:]))
 }
 
-const usageText = `usage: replfs [-A] [-D] [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-d statedir] [-n name] [-s name]
+const usageText = `usage: replfs [-A] [-D] [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-c conns] [-d statedir] [-i idle] [-n name] [-s name]
        replfs id [-d statedir] [-n name]
        replfs 9p [-a addr] [-d statedir] [-P peers] read|write|ls|stat path
        replfs venti read [-h addr] [-t type] score
        replfs venti write [-h addr] [-t type] [-z] < data
        replfs venti sync [-h addr]
        replfs venti fmt [-a arenasize] [-b blocksize] [-n nameprefix] [-s size] partition
-       replfs venti serve [-a addr] [-h httpaddr] partition...
+       replfs venti serve [-A] [-a addr] [-c conns] [-h httpaddr] [-i idle] partition...
        replfs venti roots [-l] [-h venti] partition...
        replfs ventiprog [-n] [-w window] [-H srchttp] -p partition -d statedir target...
        replfs fossil last partition...

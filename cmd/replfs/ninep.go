@@ -36,7 +36,11 @@ func ninep(ctx context.Context, e *env, args []string) int {
 	var err error
 	switch {
 	case *addr == "":
-		c, err = client.Dial("unix", filepath.Join(client.Namespace(), "replfs"))
+		ns := client.Namespace()
+		if err := checkNamespace(ns); err != nil {
+			return fail(e, "9p", err)
+		}
+		c, err = client.Dial("unix", filepath.Join(ns, "replfs"))
 	case peer.IsTLS(*addr):
 		c, err = dialTLS(ctx, e, *stateDir, *peers, *addr)
 	default:

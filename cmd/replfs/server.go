@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"9fans.net/go/plan9/client"
 
@@ -20,7 +21,7 @@ import (
 	"replfs/venti/arena"
 )
 
-const serverUsage = "replfs [-A] [-D] [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-d statedir] [-n name] [-s name]"
+const serverUsage = "replfs [-A] [-D] [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-c conns] [-d statedir] [-i idle] [-n name] [-s name]"
 
 // serve runs the file server until ctx is done.
 func serve(ctx context.Context, e *env, args []string) int {
@@ -31,15 +32,20 @@ func serve(ctx context.Context, e *env, args []string) int {
 	post := fl.String("s", "replfs", "post name")
 	ventiAddr := fl.String("V", ventiAddr(e, ""), "embedded venti address")
 	size := fl.String("S", "1g", "size of the embedded venti's arena partition")
-	public := fl.Bool("A", false, "allow plain 9P on non-loopback addresses")
+	public := fl.Bool("A", false, "allow plain 9P and venti on non-loopback addresses")
 	peers := fl.String("P", "", "allow list of peers (default: peers in the state directory)")
 	name := fl.String("n", "", "name of a new identity (default: the host's name)")
 	debug := fl.Bool("D", false, "trace 9P")
+	conns := fl.Int("c", defaultConns, "most connections served at once on each listener")
+	idle := fl.Duration("i", 0, "close embedded venti connections idle this long (0: never)")
 	if ok, st := parseFlags(e, fl, args, serverUsage); !ok {
 		return st
 	}
 	if fl.NArg() != 0 {
 		return usageErr(e, serverUsage)
+	}
+	if err := checkLimits(*conns, *idle); err != nil {
+		return fail(e, "serve", err)
 	}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(e.stderr, "replfs: "+format+"\n", args...)
@@ -53,6 +59,25 @@ func serve(ctx context.Context, e *env, args []string) int {
 	}
 	if err := os.MkdirAll(*stateDir, 0700); err != nil {
 		return fail(e, "serve", err)
+	}
+	// The embedded venti, unless a source is configured; its address is
+	// checked before anything is made or opened.
+	configured, err := jobs.ConfiguredSource(*stateDir)
+	if err != nil {
+		return fail(e, "serve", err)
+	}
+	if !configured {
+		if err := exposed(*ventiAddr, "venti", "venti", ventiRisk, *public, logf); err != nil {
+			return fail(e, "serve", fmt.Errorf("embedded venti: %w", err))
+		}
+	}
+	for _, a := range addrs {
+		if peer.IsTLS(a) {
+			continue
+		}
+		if err := exposed(a, "5640", "plain 9P", "write ctl", *public, logf); err != nil {
+			return fail(e, "serve", err)
+		}
 	}
 	pc, err := peerConfig(*stateDir, *name, *peers)
 	if err != nil {
@@ -77,18 +102,7 @@ func serve(ctx context.Context, e *env, args []string) int {
 			ls = append(ls, l)
 			continue
 		}
-		network, hp, err := venti.ParseDialString(a, "5640")
-		if err != nil {
-			closeAll()
-			return fail(e, "serve", err)
-		}
-		if network != "unix" && !loopback(hp) {
-			if !*public {
-				closeAll()
-				return fail(e, "serve", fmt.Errorf("%s is not a loopback address: anyone who reaches it can write ctl; serve tls! to admit pinned peers only, or give -A to allow it", a))
-			}
-			logf("warning: serving plain 9P on %s; anyone who reaches it can write ctl", a)
-		}
+		network, hp, _ := venti.ParseDialString(a, "5640")
 		l, err := net.Listen(network, hp)
 		if err != nil {
 			closeAll()
@@ -97,18 +111,22 @@ func serve(ctx context.Context, e *env, args []string) int {
 		ls = append(ls, l)
 	}
 
-	// The embedded venti, unless a source is configured.
-	configured, err := jobs.ConfiguredSource(*stateDir)
-	if err != nil {
-		closeAll()
-		return fail(e, "serve", err)
-	}
 	var (
 		embedded *jobs.Source
 		store    *arena.Store
 		wg       sync.WaitGroup
 	)
+	// A listener that fails for good stops the server: it must not run
+	// on with its ctl unreachable.
 	ctx, cancel := context.WithCancel(ctx)
+	lostc := make(chan error, 1)
+	lost := func(err error) {
+		select {
+		case lostc <- err:
+		default:
+		}
+		cancel()
+	}
 	defer func() {
 		cancel()
 		wg.Wait()
@@ -130,8 +148,12 @@ func serve(ctx context.Context, e *env, args []string) int {
 			closeAll()
 			return fail(e, "serve", fmt.Errorf("embedded venti: %w", err))
 		}
-		srv := &venti.Server{Store: store, Logf: logf}
-		wg.Go(func() { srv.Serve(ctx, vl) })
+		srv := &venti.Server{Store: store, Logf: logf, MaxConns: *conns, IdleTimeout: *idle}
+		wg.Go(func() {
+			if err := srv.Serve(ctx, vl); err != nil {
+				lost(fmt.Errorf("embedded venti: %w", err))
+			}
+		})
 		embedded = &jobs.Source{Addr: *ventiAddr, Partitions: []string{part}, Flush: store.Sync}
 		logf("venti on %s, arenas %s", *ventiAddr, part)
 	}
@@ -143,7 +165,7 @@ func serve(ctx context.Context, e *env, args []string) int {
 		return fail(e, "serve", err)
 	}
 	defer eng.Close()
-	fsrv := &fs.Server{Engine: eng, Logf: logf, MayWrite: mayWrite}
+	fsrv := &fs.Server{Engine: eng, Logf: logf, MayWrite: mayWrite, MaxConns: *conns}
 	if *debug {
 		fsrv.Trace = e.stderr
 	}
@@ -164,11 +186,20 @@ func serve(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	for _, l := range ls {
-		wg.Go(func() { fsrv.Serve(ctx, l) })
+		wg.Go(func() {
+			if err := fsrv.Serve(ctx, l); err != nil {
+				lost(fmt.Errorf("9P on %s!%s: %w", l.Addr().Network(), l.Addr(), err))
+			}
+		})
 		logf("serving 9P on %s!%s", l.Addr().Network(), l.Addr())
 	}
 	<-ctx.Done()
 	logf("shutting down")
+	select {
+	case err := <-lostc:
+		return fail(e, "serve", err)
+	default:
+	}
 	return 0
 }
 
@@ -180,6 +211,46 @@ func sysname(e *env) string {
 	}
 	h, _ := os.Hostname()
 	return h
+}
+
+// defaultConns is -c's default: the connections each listener serves
+// at once.
+const defaultConns = 1000
+
+// checkLimits checks -c and -i.
+func checkLimits(conns int, idle time.Duration) error {
+	if conns < 1 {
+		return fmt.Errorf("bad -c %d: want at least 1", conns)
+	}
+	if idle < 0 {
+		return fmt.Errorf("bad -i %v: want 0 (never) or more", idle)
+	}
+	return nil
+}
+
+// ventiRisk is what anyone who reaches a venti listener can do.
+const ventiRisk = "read and write the venti"
+
+// exposed checks the listen address addr of a service (what, for the
+// warning): one not on loopback needs -A (allow), since anyone who
+// reaches it can do risk; with -A it is logged.
+func exposed(addr, defService, what, risk string, allow bool, logf func(string, ...any)) error {
+	network, hp, err := venti.ParseDialString(addr, defService)
+	if err != nil {
+		return err
+	}
+	if network == "unix" || loopback(hp) {
+		return nil
+	}
+	if !allow {
+		or := ""
+		if what == "plain 9P" {
+			or = "serve tls! to admit pinned peers only, or "
+		}
+		return fmt.Errorf("%s is not a loopback address: anyone who reaches it can %s; %sgive -A to allow it", addr, risk, or)
+	}
+	logf("warning: serving %s on %s; anyone who reaches it can %s", what, addr, risk)
+	return nil
 }
 
 // loopback reports whether host:port is on a loopback address.
@@ -197,14 +268,15 @@ func loopback(hp string) bool {
 
 // postUnix listens on a unix socket named name in the plan9port name
 // space directory ($NAMESPACE, else /tmp/ns.$USER.$DISPLAY), made with
-// mode 0700, where 9p -a and 9pfuse look. A stale socket is replaced; a
-// live one is an error.
+// mode 0700, where 9p -a and 9pfuse look. A directory another user
+// could write is refused (checkNamespace). A stale socket is replaced;
+// a live one is an error.
 func postUnix(name string) (net.Listener, string, error) {
 	dir := client.Namespace()
 	if err := os.MkdirAll(dir, 0700); err != nil {
 		return nil, "", err
 	}
-	if err := os.Chmod(dir, 0700); err != nil {
+	if err := checkNamespace(dir); err != nil {
 		return nil, "", err
 	}
 	path := filepath.Join(dir, name)

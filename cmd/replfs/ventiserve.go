@@ -54,24 +54,39 @@ func ventiFmt(ctx context.Context, e *env, args []string) int {
 }
 
 func ventiServe(ctx context.Context, e *env, args []string) int {
-	const usage = "replfs venti serve [-a addr] [-h httpaddr] partition..."
+	const usage = "replfs venti serve [-A] [-a addr] [-c conns] [-h httpaddr] [-i idle] partition..."
 	fs := newFlags(usage)
+	public := fs.Bool("A", false, "allow non-loopback addresses")
 	addr := fs.String("a", defaultVenti, "venti listen address")
+	conns := fs.Int("c", defaultConns, "most connections served at once")
 	haddr := fs.String("h", "", "http listen address")
+	idle := fs.Duration("i", 0, "close connections idle this long (0: never)")
 	if ok, st := parseFlags(e, fs, args, usage); !ok {
 		return st
 	}
 	if fs.NArg() == 0 {
 		return usageErr(e, usage)
 	}
+	if err := checkLimits(*conns, *idle); err != nil {
+		return fail(e, "venti serve", err)
+	}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(e.stderr, "replfs venti: "+format+"\n", args...)
 	}
+	// Before the partitions are opened: a refused address fails fast.
+	err := exposed(*addr, "venti", "venti", ventiRisk, *public, logf)
+	if err == nil && *haddr != "" {
+		err = exposed(*haddr, "http", "http", "read and sync the venti", *public, logf)
+	}
+	if err != nil {
+		return fail(e, "venti serve", err)
+	}
+	srv := &venti.Server{Logf: logf, MaxConns: *conns, IdleTimeout: *idle}
 	store, err := arena.Open(ctx, fs.Args(), arena.StoreOptions{Logf: logf})
 	if err != nil {
 		return fail(e, "venti serve", err)
 	}
-	status := serveStore(ctx, e, store, *addr, *haddr, logf)
+	status := serveStore(ctx, e, srv, store, *addr, *haddr, logf)
 	if err := store.Close(); err != nil {
 		logf("close: %v", err)
 		status = 1
@@ -79,9 +94,10 @@ func ventiServe(ctx context.Context, e *env, args []string) int {
 	return status
 }
 
-// serveStore serves store on the venti address and, if haddr is set,
-// its pages over HTTP, until ctx is done.
-func serveStore(ctx context.Context, e *env, store *arena.Store, addr, haddr string, logf func(string, ...any)) int {
+// serveStore serves store with srv on the venti address and, if haddr
+// is set, its pages over HTTP, until ctx is done.
+func serveStore(ctx context.Context, e *env, srv *venti.Server, store *arena.Store, addr, haddr string, logf func(string, ...any)) int {
+	srv.Store = store
 	l, err := listen(addr, "venti")
 	if err != nil {
 		return fail(e, "venti serve", err)
@@ -95,7 +111,7 @@ func serveStore(ctx context.Context, e *env, store *arena.Store, addr, haddr str
 			l.Close()
 			return fail(e, "venti serve", err)
 		}
-		hs := &http.Server{Handler: store}
+		hs := &http.Server{Handler: store, ReadHeaderTimeout: venti.DefaultHelloTimeout}
 		go func() {
 			<-ctx.Done()
 			hs.Close()
@@ -107,7 +123,6 @@ func serveStore(ctx context.Context, e *env, store *arena.Store, addr, haddr str
 		}()
 		logf("http on %s", hl.Addr())
 	}
-	srv := &venti.Server{Store: store, Logf: logf}
 	logf("serving %s on %s", addr, l.Addr())
 	go func() { errc <- srv.Serve(ctx, l) }()
 	select {

@@ -1,0 +1,73 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// DefaultMaxConns is the connections a Server serves at once when
+// MaxConns is 0.
+const DefaultMaxConns = 1000
+
+// accept runs the accept loop of Serve: each connection accepted on l
+// is served by serve in a goroutine counted in wg, at most max at once;
+// one past that is closed at once. A temporary error, such as running
+// out of file descriptors, is retried with backoff and logged once per
+// spell. accept returns nil when ctx is done, or any other Accept error.
+// It is venti's accept loop: fs does not import venti.
+func accept(ctx context.Context, l net.Listener, max int, logf func(string, ...any), wg *sync.WaitGroup, serve func(net.Conn)) error {
+	slots := make(chan struct{}, max)
+	var delay time.Duration
+	full := false
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if !temporary(err) {
+				return err
+			}
+			if delay == 0 {
+				logf("%v; retrying", err)
+				delay = 5 * time.Millisecond
+			} else {
+				delay = min(2*delay, time.Second)
+			}
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			continue
+		}
+		delay = 0
+		select {
+		case slots <- struct{}{}:
+			full = false
+		default:
+			if !full {
+				logf("%d connections: refusing %s and more", max, c.RemoteAddr())
+				full = true
+			}
+			c.Close()
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			serve(c)
+		})
+	}
+}
+
+// temporary reports whether an Accept error will likely pass: EMFILE,
+// ENFILE, EINTR and the like.
+func temporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
