@@ -9,7 +9,9 @@ package ctl
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // A Cmd is a parsed control message. String returns it as a line that
@@ -51,7 +53,7 @@ func Parse(line string) (Cmd, error) {
 			return v.Parse(f[1:])
 		}
 	}
-	return nil, fmt.Errorf("unknown control message %q", f[0])
+	return nil, fmt.Errorf("unknown control message %s", clip(f[0]))
 }
 
 // ParseText parses the lines of one write: blank lines and lines whose
@@ -116,3 +118,23 @@ func join(fields ...string) string {
 	}
 	return strings.Join(q, " ")
 }
+
+// clip returns s quoted as %q quotes it, cut to a short prefix with
+// "..." after when longer: an error echoes little of its input, which
+// may be hostile and large (9P keeps 127 bytes of an error anyway).
+func clip(s string) string {
+	const maxIn, maxOut = 48, 56
+	if q := strconv.Quote(s); len(s) <= maxIn && len(q) <= maxOut {
+		return q
+	}
+	n := 0
+	for n < len(s) {
+		_, w := utf8.DecodeRuneInString(s[n:])
+		if n+w > maxIn || len(strconv.Quote(s[:n+w])) > maxOut {
+			break
+		}
+		n += w
+	}
+	return strconv.Quote(s[:n]) + "..."
+}
+

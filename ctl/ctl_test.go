@@ -5,6 +5,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 
 	"replfs/venti"
@@ -174,8 +175,8 @@ func FuzzParseCtl(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := Parse(s)
 		if err != nil {
-			if len(err.Error()) > 4096 {
-				t.Fatalf("error too long")
+			if len(err.Error()) > maxErr {
+				t.Fatalf("error of %d bytes: %.200s", len(err.Error()), err)
 			}
 			return
 		}
@@ -185,3 +186,31 @@ func FuzzParseCtl(f *testing.F) {
 		}
 	})
 }
+
+// TestErrorsBounded: an error echoes at most a short prefix of its
+// input, whatever the input: 9P keeps 127 bytes of an error anyway.
+func TestErrorsBounded(t *testing.T) {
+	long := []string{strings.Repeat("a", 5000), strings.Repeat("\xff", 5000), strings.Repeat("\u2028", 2000),
+		"(" + strings.Repeat("\xfe", 3000) + " .. " + strings.Repeat("\xfe", 3000) + ")"}
+	var lines []string
+	for _, l := range long {
+		lines = append(lines, l)
+		for _, v := range Verbs {
+			for _, pre := range []string{"", "-h ", "-p ", "-l ", "-n ", "-c ", "-t ", "-w ", "-r ", "-H ", "x ", "vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab "} {
+				lines = append(lines, v.Name+" "+pre+Quote(l), v.Name+" "+pre+Quote(l)+" "+Quote(l), v.Name+" "+pre+"a "+Quote(l))
+			}
+		}
+	}
+	for _, line := range lines {
+		_, err := Parse(line)
+		if err != nil && len(err.Error()) > maxErr {
+			t.Errorf("Parse(%.40q...): error of %d bytes: %.200s", line, len(err.Error()), err)
+		}
+	}
+	if _, err := Parse(strings.Repeat("\xff", 5000)); err == nil || err.Error() != `unknown control message "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"...` {
+		t.Errorf("long unknown verb: %.200v", err)
+	}
+}
+
+// maxErr bounds an error's length.
+const maxErr = 256

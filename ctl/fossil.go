@@ -80,11 +80,11 @@ func parseFossil(args []string) (Cmd, error) {
 	}
 	if c.Listen != "" {
 		if _, _, err := venti.ParseDialString(c.Listen, "9fs"); err != nil {
-			return nil, fmt.Errorf("fossil: bad listen address %q", c.Listen)
+			return nil, fmt.Errorf("fossil: bad listen address %s", clip(c.Listen))
 		}
 	}
 	if c.Fsname != "" && strings.ContainsAny(c.Fsname, " \t\n'") {
-		return nil, fmt.Errorf("fossil: bad fsname %q", c.Fsname)
+		return nil, fmt.Errorf("fossil: bad fsname %s", clip(c.Fsname))
 	}
 	return c, nil
 }
@@ -93,10 +93,10 @@ func parseFossil(args []string) (Cmd, error) {
 // a dial string (the original scripts' arguments in the wrong order).
 func checkPartition(verb, p string) error {
 	if p == "" || strings.ContainsAny(p, " \t\n") {
-		return fmt.Errorf("%s: bad partition %q", verb, p)
+		return fmt.Errorf("%s: bad partition %s", verb, clip(p))
 	}
 	if strings.Contains(p, "!") {
-		return fmt.Errorf("%s: partition %q looks like a network address", verb, p)
+		return fmt.Errorf("%s: partition %s looks like a network address", verb, clip(p))
 	}
 	return nil
 }
@@ -131,13 +131,13 @@ func parseSnap(args []string) (Cmd, error) {
 	var c Snap
 	if set['t'] {
 		if c.Timeout, err = strconv.Atoi(vals['t']); err != nil || c.Timeout <= 0 {
-			return nil, fmt.Errorf("snap: bad timeout %q", vals['t'])
+			return nil, fmt.Errorf("snap: bad timeout %s", clip(vals['t']))
 		}
 	}
 	if len(args) == 1 {
 		c.Fsys = args[0]
 		if strings.ContainsAny(c.Fsys, " \t\n'\"!:/") || c.Fsys == "all" {
-			return nil, fmt.Errorf("snap: bad fsys %q", c.Fsys)
+			return nil, fmt.Errorf("snap: bad fsys %s", clip(c.Fsys))
 		}
 	}
 	return c, nil
@@ -198,7 +198,7 @@ func parseFosreset(args []string) (Cmd, error) {
 	var c Fosreset
 	label, s, err := venti.ParseLabeledScore(args[0])
 	if err != nil || (label != "" && label != "vac") {
-		return nil, fmt.Errorf("fosreset: bad score %q", args[0])
+		return nil, fmt.Errorf("fosreset: bad score %s", clip(args[0]))
 	}
 	c.Score = s
 	if s == venti.ZeroScore {
@@ -261,7 +261,7 @@ func parseFossilstart(args []string) (Cmd, error) {
 	if len(args) > 1 {
 		c.Name = args[1]
 		if strings.ContainsAny(c.Name, " \t\n'/!") {
-			return nil, fmt.Errorf("fossilstart: bad name %q", c.Name)
+			return nil, fmt.Errorf("fossilstart: bad name %s", clip(c.Name))
 		}
 	}
 	return c, nil
@@ -293,7 +293,7 @@ func parseCpsys(args []string) (Cmd, error) {
 	}
 	for _, a := range args {
 		if _, _, err := venti.ParseDialString(a, "9fs"); err != nil {
-			return nil, fmt.Errorf("cpsys: bad address %q", a)
+			return nil, fmt.Errorf("cpsys: bad address %s", clip(a))
 		}
 	}
 	return Cpsys{Src: args[0], Dst: args[1]}, nil

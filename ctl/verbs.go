@@ -68,7 +68,7 @@ func (c Target) String() string {
 func CheckName(name string) error {
 	if name == "" || name == "." || name == ".." || name == Local || name == FossilSource || len(name) > 64 ||
 		strings.ContainsAny(name, "/ \t\n'()#!:") {
-		return fmt.Errorf("bad target name %q", name)
+		return fmt.Errorf("bad target name %s", clip(name))
 	}
 	return nil
 }
@@ -90,7 +90,7 @@ func parseTarget(args []string) (Cmd, error) {
 	if err := CheckName(args[0]); err != nil {
 		return nil, err
 	}
-	if _, _, err := venti.ParseDialString(args[1], "venti"); err != nil {
+	if err := checkAddr(args[1], "venti"); err != nil {
 		return nil, err
 	}
 	var rate int64
@@ -138,11 +138,11 @@ func parseSource(args []string) (Cmd, error) {
 	if len(args) < 2 {
 		return nil, usage(usageSource)
 	}
-	if _, _, err := venti.ParseDialString(args[0], "venti"); err != nil {
+	if err := checkAddr(args[0], "venti"); err != nil {
 		return nil, err
 	}
 	if h := vals['H']; h != "" {
-		if _, _, err := venti.ParseDialString(h, "http"); err != nil {
+		if err := checkAddr(h, "http"); err != nil {
 			return nil, err
 		}
 	}
@@ -177,7 +177,7 @@ func parseVentiprog(args []string) (Cmd, error) {
 	for _, a := range args {
 		if CheckName(a) != nil {
 			if _, _, err := venti.ParseDialString(a, "venti"); err != nil {
-				return nil, fmt.Errorf("ventiprog: bad target %q", a)
+				return nil, fmt.Errorf("ventiprog: bad target %s", clip(a))
 			}
 		}
 	}
@@ -241,7 +241,7 @@ func parseCopy(args []string) (Cmd, error) {
 	c := Copy{Fast: set['f'], Src: args[0], Dst: args[1]}
 	if set['w'] {
 		if c.Window, err = strconv.Atoi(vals['w']); err != nil || c.Window <= 0 || c.Window > 256 {
-			return nil, fmt.Errorf("copy: bad window %q", vals['w'])
+			return nil, fmt.Errorf("copy: bad window %s", clip(vals['w']))
 		}
 	}
 	for _, e := range []string{c.Src, c.Dst} {
@@ -294,13 +294,21 @@ func parseVerify(args []string) (Cmd, error) {
 	return c, nil
 }
 
+// checkAddr checks the dial string of a peer replfs dials.
+func checkAddr(s, service string) error {
+	if _, _, err := venti.ParseDialString(s, service); err != nil {
+		return fmt.Errorf("bad address %s", clip(s))
+	}
+	return nil
+}
+
 // checkEndpoint accepts a target name, "local", or a dial string.
 func checkEndpoint(verb, s string) error {
 	if s == Local || CheckName(s) == nil {
 		return nil
 	}
 	if _, _, err := venti.ParseDialString(s, "venti"); err != nil {
-		return fmt.Errorf("%s: bad venti %q", verb, s)
+		return fmt.Errorf("%s: bad venti %s", verb, clip(s))
 	}
 	return nil
 }
@@ -310,7 +318,7 @@ func parseScores(verb string, args []string) ([]venti.Score, error) {
 	for _, a := range args {
 		s, err := venti.ParseScore(a)
 		if err != nil {
-			return nil, fmt.Errorf("%s: bad score %q", verb, a)
+			return nil, fmt.Errorf("%s: bad score %s", verb, clip(a))
 		}
 		out = append(out, s)
 	}
