@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -78,6 +79,28 @@ func ParseText(text string) ([]Cmd, error) {
 	return cmds, nil
 }
 
+// ParseSaved parses a saved configuration. Unlike ParseText it keeps
+// the lines that parse and returns an error, with its line number, for
+// each that does not: a line an older replfs saved and this one refuses
+// (a bad target name) must not stop replfs starting with the rest.
+func ParseSaved(text string) ([]Cmd, []error) {
+	var cmds []Cmd
+	var errs []error
+	for i, line := range strings.Split(text, "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		c, err := Parse(t)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("config line %d: %w", i+1, err))
+			continue
+		}
+		cmds = append(cmds, c)
+	}
+	return cmds, errs
+}
+
 // flags splits leading flags from args, failing with the usage line use: each flag is a letter in
 // boolean or in valued (which takes the next argument). It returns the
 // flags set, their values, and the remaining arguments.
@@ -138,3 +161,17 @@ func clip(s string) string {
 	return strconv.Quote(s[:n]) + "..."
 }
 
+// printable reports whether s is UTF-8 of printable characters and no
+// blanks: no control characters, which a name may carry into a file
+// name, a console command or a log line.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return true
+}

@@ -83,16 +83,17 @@ func parseFossil(args []string) (Cmd, error) {
 			return nil, fmt.Errorf("fossil: bad listen address %s", clip(c.Listen))
 		}
 	}
-	if c.Fsname != "" && strings.ContainsAny(c.Fsname, " \t\n'") {
+	if c.Fsname != "" && (!printable(c.Fsname) || strings.ContainsAny(c.Fsname, "'")) {
 		return nil, fmt.Errorf("fossil: bad fsname %s", clip(c.Fsname))
 	}
 	return c, nil
 }
 
-// checkPartition refuses what cannot be a partition: nothing, blanks, or
-// a dial string (the original scripts' arguments in the wrong order).
+// checkPartition refuses what cannot be a partition: nothing, blanks or
+// control characters (it goes into fossil's console commands), or a
+// dial string (the original scripts' arguments in the wrong order).
 func checkPartition(verb, p string) error {
-	if p == "" || strings.ContainsAny(p, " \t\n") {
+	if p == "" || !printable(p) {
 		return fmt.Errorf("%s: bad partition %s", verb, clip(p))
 	}
 	if strings.Contains(p, "!") {
@@ -136,7 +137,7 @@ func parseSnap(args []string) (Cmd, error) {
 	}
 	if len(args) == 1 {
 		c.Fsys = args[0]
-		if strings.ContainsAny(c.Fsys, " \t\n'\"!:/") || c.Fsys == "all" {
+		if !printable(c.Fsys) || strings.ContainsAny(c.Fsys, "'\"!:/") || c.Fsys == "all" {
 			return nil, fmt.Errorf("snap: bad fsys %s", clip(c.Fsys))
 		}
 	}
@@ -260,7 +261,7 @@ func parseFossilstart(args []string) (Cmd, error) {
 	}
 	if len(args) > 1 {
 		c.Name = args[1]
-		if strings.ContainsAny(c.Name, " \t\n'/!") {
+		if !printable(c.Name) || strings.ContainsAny(c.Name, "'/!") {
 			return nil, fmt.Errorf("fossilstart: bad name %s", clip(c.Name))
 		}
 	}

@@ -64,10 +64,11 @@ func (c Target) String() string {
 }
 
 // CheckName checks a target name: a single file name in /targets, not
-// "local", without blanks, and never like a dial string (no '!' or ':').
+// "local" or "fossil", of printable characters without blanks, quotes,
+// parentheses or '#', and never like a dial string (no '!' or ':').
 func CheckName(name string) error {
 	if name == "" || name == "." || name == ".." || name == Local || name == FossilSource || len(name) > 64 ||
-		strings.ContainsAny(name, "/ \t\n'()#!:") {
+		!printable(name) || strings.ContainsAny(name, "/'()#!:") {
 		return fmt.Errorf("bad target name %s", clip(name))
 	}
 	return nil

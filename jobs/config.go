@@ -17,10 +17,7 @@ func ConfiguredSource(stateDir string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	cmds, err := ctl.ParseText(string(b))
-	if err != nil {
-		return false, nil // no lines at all
-	}
+	cmds, _ := ctl.ParseSaved(string(b)) // New reports the bad lines
 	has := false
 	for _, c := range cmds {
 		if s, ok := c.(ctl.Source); ok {

@@ -101,15 +101,13 @@ func New(opts Options) (*Engine, error) {
 		scores.Close()
 		return nil, err
 	}
-	if len(strings.TrimSpace(string(b))) > 0 {
-		cmds, err := ctl.ParseText(string(b))
-		if err != nil {
-			scores.Close()
-			return nil, fmt.Errorf("%s: %w", e.configFile(), err)
-		}
-		for _, c := range cmds {
-			e.applyConfig(c)
-		}
+	cmds, errs := ctl.ParseSaved(string(b))
+	for _, err := range errs {
+		e.logf("%s: %v; skipped", e.configFile(), err)
+		e.event("%s: %v; skipped", e.configFile(), err)
+	}
+	for _, c := range cmds {
+		e.applyConfig(c)
 	}
 	for _, t := range e.targets {
 		e.loadCursor(t)

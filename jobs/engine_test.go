@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -214,5 +215,34 @@ func TestJobCutShort(t *testing.T) {
 	e.Exec(context.Background(), "verify tcp!127.0.0.1!1 vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab")
 	if ids := e.Jobs(); ids[len(ids)-1] != 8 {
 		t.Errorf("jobs %v", ids)
+	}
+}
+
+// TestBadSavedName: a configuration saved with a target name ctl now
+// refuses (a NUL in it) is reported and skipped at start; the rest of
+// it, the source included, still holds.
+func TestBadSavedName(t *testing.T) {
+	state := t.TempDir()
+	conf := "source tcp!127.0.0.1!2 /nonexistent/arenas\ntarget 'a\x00b' tcp!127.0.0.1!1\ntarget good tcp!127.0.0.1!3\n"
+	if err := os.WriteFile(filepath.Join(state, "config"), []byte(conf), 0600); err != nil {
+		t.Fatal(err)
+	}
+	var logged []string
+	e, err := New(Options{StateDir: state, Logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if got := e.Targets(); len(got) != 1 || got[0] != "good" {
+		t.Errorf("targets %q", got)
+	}
+	if !strings.HasPrefix(e.CtlText(), "source tcp!127.0.0.1!2 /nonexistent/arenas\n") {
+		t.Errorf("ctl:\n%s", e.CtlText())
+	}
+	if len(logged) != 1 || !strings.Contains(logged[0], `config line 2: bad target name "a\x00b"; skipped`) {
+		t.Errorf("logged %q", logged)
+	}
+	if has, err := ConfiguredSource(state); !has || err != nil {
+		t.Errorf("ConfiguredSource: %v %v", has, err)
 	}
 }
