@@ -79,8 +79,8 @@ func parseFossil(args []string) (Cmd, error) {
 		}
 	}
 	if c.Listen != "" {
-		if _, _, err := venti.ParseDialString(c.Listen, "9fs"); err != nil {
-			return nil, fmt.Errorf("fossil: bad listen address %s", clip(c.Listen))
+		if err := venti.CheckAnnounce(c.Listen, "9fs"); err != nil {
+			return nil, fmt.Errorf("fossil: -l: %w", err)
 		}
 	}
 	if c.Fsname != "" && (!printable(c.Fsname) || strings.ContainsAny(c.Fsname, "'")) {
@@ -293,8 +293,8 @@ func parseCpsys(args []string) (Cmd, error) {
 		return nil, usage(usageCpsys)
 	}
 	for _, a := range args {
-		if _, _, err := venti.ParseDialString(a, "9fs"); err != nil {
-			return nil, fmt.Errorf("cpsys: bad address %s", clip(a))
+		if err := checkAddr(a, "9fs"); err != nil {
+			return nil, fmt.Errorf("cpsys: %w", err)
 		}
 	}
 	return Cpsys{Src: args[0], Dst: args[1]}, nil

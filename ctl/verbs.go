@@ -146,6 +146,9 @@ func parseSource(args []string) (Cmd, error) {
 		if err := checkAddr(h, "http"); err != nil {
 			return nil, err
 		}
+		if strings.HasPrefix(h, "unix!") {
+			return nil, fmt.Errorf("source: bad http address %s", clip(h))
+		}
 	}
 	return Source{Addr: args[0], HTTP: vals['H'], Partitions: args[1:]}, nil
 }
@@ -177,8 +180,8 @@ func parseVentiprog(args []string) (Cmd, error) {
 	}
 	for _, a := range args {
 		if CheckName(a) != nil {
-			if _, _, err := venti.ParseDialString(a, "venti"); err != nil {
-				return nil, fmt.Errorf("ventiprog: bad target %s", clip(a))
+			if err := checkAddr(a, "venti"); err != nil {
+				return nil, fmt.Errorf("ventiprog: %w", err)
 			}
 		}
 	}
@@ -295,12 +298,10 @@ func parseVerify(args []string) (Cmd, error) {
 	return c, nil
 }
 
-// checkAddr checks the dial string of a peer replfs dials.
+// checkAddr checks the dial string of a peer replfs dials (see
+// venti.CheckDial: a port, a host, a unix path only of a socket).
 func checkAddr(s, service string) error {
-	if _, _, err := venti.ParseDialString(s, service); err != nil {
-		return fmt.Errorf("bad address %s", clip(s))
-	}
-	return nil
+	return venti.CheckDial(s, service)
 }
 
 // checkEndpoint accepts a target name, "local", or a dial string.
@@ -308,8 +309,8 @@ func checkEndpoint(verb, s string) error {
 	if s == Local || CheckName(s) == nil {
 		return nil
 	}
-	if _, _, err := venti.ParseDialString(s, "venti"); err != nil {
-		return fmt.Errorf("%s: bad venti %s", verb, clip(s))
+	if err := checkAddr(s, "venti"); err != nil {
+		return fmt.Errorf("%s: %w", verb, err)
 	}
 	return nil
 }

@@ -91,6 +91,12 @@ func TestVentiCommandErrors(t *testing.T) {
 		{"sync usage", "", []string{"venti", "sync", "extra"}, "usage: replfs venti sync [-h addr]\n"},
 		{"bad flag", "", []string{"venti", "write", "-q"},
 			"flag provided but not defined: -q\nusage: replfs venti write [-h addr] [-t type] [-z] < data\n"},
+		{"ventiprog ..", "", []string{"ventiprog", "-p", "/nonexistent", "-d", "/nonexistent", ".."},
+			"replfs ventiprog: bad address \"..\"\n"},
+		{"ventiprog port 0", "", []string{"ventiprog", "-p", "/nonexistent", "-d", "/nonexistent", "tcp!127.0.0.1!0"},
+			"replfs ventiprog: bad address \"tcp!127.0.0.1!0\": port 0\n"},
+		{"ventiprog file", "", []string{"ventiprog", "-p", "/nonexistent", "-d", "/nonexistent", "unix!/etc/passwd"},
+			"replfs ventiprog: bad address \"unix!/etc/passwd\": not a socket\n"},
 		{"unknown", "", []string{"venti", "frob"}, "replfs venti: unknown command \"frob\"\n" + usageText},
 		{"unknown top", "", []string{"frob"}, "replfs: unknown command \"frob\"\n" + usageText},
 	} {

@@ -42,7 +42,7 @@ func ventiprog(ctx context.Context, e *env, args []string) int {
 	}
 	targets := fs.Args()
 	for _, t := range targets {
-		if _, _, err := venti.ParseDialString(t, "venti"); err != nil {
+		if err := venti.CheckDial(t, "venti"); err != nil {
 			return fail(e, "ventiprog", err)
 		}
 	}
