@@ -204,6 +204,11 @@ func (e *Engine) fossilize(ctx context.Context, j *job, c ctl.Fossilize) error {
 	if last == venti.ZeroScore {
 		return fmt.Errorf("fossilize: no archive yet on %s", part)
 	}
+	if r, ok := e.newest(part); ok && r.Score == last {
+		j.addInfo("note already recorded")
+		j.addResult(r.String())
+		return nil
+	}
 	addr, err := e.fossilVenti("")
 	if err != nil {
 		return fmt.Errorf("fossilize: %w", err)
@@ -476,7 +481,7 @@ func (e *Engine) fosreset(ctx context.Context, j *job, c ctl.Fosreset) error {
 	// What is being replaced is recorded first, as cpsys's fossilize
 	// did, unless the log already ends with it.
 	if last, err := fossil.Last(part); err == nil && last != venti.ZeroScore && last != c.Score {
-		if !e.lastRecorded(last, part) {
+		if r, ok := e.newest(part); !ok || r.Score != last {
 			old, _ := e.fossilVenti("")
 			line, err := e.record(last, part, old)
 			if err != nil {
@@ -517,15 +522,16 @@ func (e *Engine) fosreset(ctx context.Context, j *job, c ctl.Fosreset) error {
 	return nil
 }
 
-// lastRecorded reports whether the newest record for part is score.
-func (e *Engine) lastRecorded(score venti.Score, part string) bool {
+// newest returns the newest record for part, if any: fossilize and
+// fosreset do not record a root again that the log already ends with.
+func (e *Engine) newest(part string) (rootscor.Record, bool) {
 	recs := e.scores.Records()
 	for i := len(recs) - 1; i >= 0; i-- {
 		if partKey(recs[i].Partition) == partKey(part) {
-			return recs[i].Score == score
+			return recs[i], true
 		}
 	}
-	return false
+	return rootscor.Record{}, false
 }
 
 // stopFossils halts and ends the fossils replfs started, when it stops.

@@ -120,7 +120,7 @@ func TestFossilVerbs(t *testing.T) {
 		t.Errorf("fossilize:\n%s", st)
 	}
 	recs := e.scores.Records()
-	if len(recs) != 2 || recs[0].Score.String() != archive2 || recs[1].Score != recs[0].Score || recs[0].Fsname != "fs1" {
+	if len(recs) != 1 || recs[0].Score.String() != archive2 || recs[0].Fsname != "fs1" {
 		t.Errorf("rootscor:\n%s", e.RootScor())
 	}
 
@@ -156,7 +156,7 @@ func TestFossilVerbs(t *testing.T) {
 	if e.running(part) == nil {
 		t.Errorf("fossil not restarted")
 	}
-	if len(e.scores.Records()) != 2 {
+	if len(e.scores.Records()) != 1 {
 		t.Errorf("fosreset recorded the old root again:\n%s", e.RootScor())
 	}
 
@@ -250,5 +250,33 @@ func TestFosresetSavesOldRoot(t *testing.T) {
 	}
 	if last, _ := fossil.Last(part); last != venti.ZeroScore {
 		t.Errorf("last after fosreset %v", last)
+	}
+}
+
+// TestFossilizeUnchanged: fossilize of an archive the log already ends
+// with (for that partition) appends nothing and says so.
+func TestFossilizeUnchanged(t *testing.T) {
+	dir := t.TempDir()
+	part := filepath.Join(dir, "fossil.part")
+	other := filepath.Join(dir, "other.part")
+	ventitest.CopyFixture(t, "fossil", "fossil.part", part) // last: archive2
+	ventitest.CopyFixture(t, "fossil", "fossil.part", other)
+	e := newEngine(t, filepath.Join(dir, "state"))
+	if err := e.Exec(context.Background(), "fossil -h tcp!127.0.0.1!1 -n fs "+part); err != nil {
+		t.Fatal(err)
+	}
+	first := run(t, e, "fossilize", Done)
+	for range 3 {
+		st := run(t, e, "fossilize", Done)
+		if !strings.Contains(st, "result vac:"+archive2+" "+part+" ") || !strings.Contains(st, "note already recorded\n") {
+			t.Errorf("fossilize again:\n%s", st)
+		}
+	}
+	if strings.Contains(first, "note already recorded") {
+		t.Errorf("first fossilize:\n%s", first)
+	}
+	run(t, e, "fossilize "+other, Done) // another partition's newest is its own
+	if recs := e.scores.Records(); len(recs) != 2 || recs[1].Partition != other {
+		t.Errorf("rootscor:\n%s", e.RootScor())
 	}
 }
