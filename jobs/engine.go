@@ -68,6 +68,7 @@ type Engine struct {
 	fossil   *ctl.Fossil         // the configured fossil, if any
 	settings map[string]int      // trickle's controls (set)
 	procs    map[string]*fosProc // fossils replfs started, by partition
+	corrupt  []string            // corrupt source clumps found, for /status
 	closed   bool
 
 	fosSem chan struct{} // held by the running fossil job

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"replfs/venti/arena"
 	"replfs/venti/ventitest"
 )
 
@@ -244,5 +246,62 @@ func TestBadSavedName(t *testing.T) {
 	}
 	if has, err := ConfiguredSource(state); !has || err != nil {
 		t.Errorf("ConfiguredSource: %v %v", has, err)
+	}
+}
+
+// damagedSource returns a copy of the fixture partition whose arenas01
+// has its first clump's data damaged.
+func damagedSource(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "arenas.part")
+	ventitest.CopyFixture(t, "venti", "arenas.part", path)
+	p, err := arena.OpenPartition(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := p.Arenas[1].Base() + arena.ClumpSize + 16
+	p.Close()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("XXXXXXXX"), off); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestCorruptSource: a corrupt source clump is skipped, and everyone is
+// told: the job is done with warnings and a corrupt result, the target's
+// lasterror and /status name the arena and offset.
+func TestCorruptSource(t *testing.T) {
+	e, err := New(Options{StateDir: t.TempDir(), Embedded: &Source{Addr: "tcp!127.0.0.1!1",
+		Partitions: []string{damagedSource(t)}, Flush: func(context.Context) error { return nil }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	a, store := ventitest.NewServer(t)
+	if err := e.Exec(context.Background(), "target one "+a); err != nil {
+		t.Fatal(err)
+	}
+	st := run(t, e, "ventiprog", Done)
+	const where = "arena arenas01: clump 0x0 has mismatched score"
+	for _, w := range []string{"warnings 1\n", "result corrupt one: 1 clump skipped, first " + where,
+		"result one: arenas 2 clumps 940 "} {
+		if !strings.Contains(st, w) {
+			t.Errorf("job status lacks %q:\n%s", w, st)
+		}
+	}
+	if store.Len() != 940 {
+		t.Errorf("target has %d blocks", store.Len())
+	}
+	ts, _ := e.TargetStatus("one")
+	if !strings.Contains(ts, "state idle\n") || !regexp.MustCompile(`\nlasterror \S+ source corrupt: 1 clump skipped, first `+where).MatchString(ts) {
+		t.Errorf("target status:\n%s", ts)
+	}
+	if s := e.Status(); !strings.Contains(s, "\ncorrupt "+where) {
+		t.Errorf("/status:\n%s", s)
 	}
 }

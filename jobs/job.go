@@ -32,24 +32,25 @@ type job struct {
 	stop    chan struct{} // closed to ask the job to stop at a committed point
 	once    sync.Once     // for stop
 
-	mu      sync.Mutex // protects following
-	state   string
-	started time.Time
-	ended   time.Time
-	clumps  int64
-	bytes   int64
-	blocks  int64    // copy, verify: tree blocks done
-	info    []string // "key value" lines a job adds (verify: its probe)
-	phase   string   // what the job is doing now
-	window  string   // trickle: the window it keeps to
-	next    time.Time
-	runs    int       // trickle: runs started
-	lastRun time.Time // and when the last began
-	lastErr string    // trickle: the last run's error, being retried
-	results []string  // one line per target or root
-	report  []string  // the full report (verify)
-	err     error
-	why     error // why stop was closed
+	mu       sync.Mutex // protects following
+	state    string
+	started  time.Time
+	ended    time.Time
+	clumps   int64
+	bytes    int64
+	blocks   int64    // copy, verify: tree blocks done
+	info     []string // "key value" lines a job adds (verify: its probe)
+	phase    string   // what the job is doing now
+	window   string   // trickle: the window it keeps to
+	next     time.Time
+	runs     int       // trickle: runs started
+	lastRun  time.Time // and when the last began
+	lastErr  string    // trickle: the last run's error, being retried
+	results  []string  // one line per target or root
+	warnings int       // results that are warnings (corrupt source clumps)
+	report   []string  // the full report (verify)
+	err      error
+	why      error // why stop was closed
 
 	// A job finished before replfs last started is only its saved
 	// status and report.
@@ -111,6 +112,15 @@ func (j *job) finish(now time.Time, err error) {
 func (j *job) addResult(line string) {
 	j.mu.Lock()
 	j.results = append(j.results, line)
+	j.mu.Unlock()
+}
+
+// addWarning adds a result line that is a warning: the job may still
+// be done, but someone must look.
+func (j *job) addWarning(line string) {
+	j.mu.Lock()
+	j.results = append(j.results, line)
+	j.warnings++
 	j.mu.Unlock()
 }
 
@@ -247,6 +257,9 @@ func (j *job) status() string {
 	}
 	if j.lastErr != "" {
 		kv("lasterror", j.lastErr)
+	}
+	if j.warnings > 0 {
+		kv("warnings", j.warnings)
 	}
 	for _, l := range j.info {
 		b.WriteString(l + "\n")

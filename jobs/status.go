@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"replfs/ctl"
@@ -97,10 +98,14 @@ func (e *Engine) Status() string {
 			running = append(running, j)
 		}
 	}
+	corrupt := slices.Clone(e.corrupt)
 	e.mu.Unlock()
 	for _, t := range ts {
 		s := t.snapshot()
 		fmt.Fprintf(&b, "target %s %s %s\n", s.name, s.addr, s.state)
+	}
+	for _, c := range corrupt {
+		fmt.Fprintf(&b, "corrupt %s\n", c)
 	}
 	for _, j := range running {
 		j.mu.Lock()

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"replfs/venti"
+	"replfs/venti/arena"
 	"replfs/venti/ventitest"
 )
 
@@ -107,5 +110,27 @@ func TestVentiCommandErrors(t *testing.T) {
 	}
 	if st, _, errs := runCmd(t, "", nil, "-h"); st != 0 || errs != usageText {
 		t.Errorf("-h: %d %q", st, errs)
+	}
+}
+
+// TestVentiprogCorrupt: a corrupt source clump is skipped, and the
+// exit status and standard error say so, naming arena and offset.
+func TestVentiprogCorrupt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "arenas.part")
+	ventitest.CopyFixture(t, "venti", "arenas.part", path)
+	p, err := arena.OpenPartition(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := p.Arenas[1].Base() + arena.ClumpSize + 16
+	p.Close()
+	f, _ := os.OpenFile(path, os.O_RDWR, 0)
+	f.WriteAt([]byte("XXXXXXXX"), off)
+	f.Close()
+	addr, store := ventitest.NewServer(t)
+	st, out, errs := runCmd(t, "", nil, "ventiprog", "-p", path, "-d", t.TempDir(), addr)
+	if st != 1 || !strings.HasPrefix(out, addr+": arenas 2 clumps 940 ") || store.Len() != 940 ||
+		!strings.Contains(errs, "replfs ventiprog: "+addr+": source corrupt: 1 clump skipped, first arena arenas01: clump 0x0 has mismatched score") {
+		t.Errorf("status %d, %d blocks, stdout %q, stderr %q", st, store.Len(), out, errs)
 	}
 }
