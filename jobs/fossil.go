@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -376,6 +377,9 @@ func (e *Engine) startFossil(ctx context.Context, j *job, fp *fosProc) error {
 	if p := e.running(part); p != nil {
 		return fmt.Errorf("a fossil already runs on %s (pid %d)", part, p.proc.Pid)
 	}
+	if err := e.ownFile(part); err != nil {
+		return err
+	}
 	if _, _, err := fossil.ReadSuper(part); err != nil {
 		return err
 	}
@@ -406,6 +410,48 @@ func (e *Engine) startFossil(ctx context.Context, j *job, fp *fosProc) error {
 	e.mu.Unlock()
 	j.addResult(fmt.Sprintf("fossil on %s pid %d venti %s", part, p.Pid, fp.opts.Venti))
 	e.event("fossil started on %s, pid %d", part, p.Pid)
+	return nil
+}
+
+// ownFile refuses a partition that is a file replfs itself uses: a
+// source arena partition (the embedded venti's or the configured
+// source's) or anything in the state directory (the configuration, the
+// cursors, the root score log). Holders does not see replfs's own open
+// files, and a name proves nothing: files are compared by device and
+// inode.
+func (e *Engine) ownFile(part string) error {
+	st, err := os.Stat(part)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	var srcs []string
+	if e.opts.Embedded != nil {
+		srcs = append(srcs, e.opts.Embedded.Partitions...)
+	}
+	if e.source != nil {
+		srcs = append(srcs, e.source.Partitions...)
+	}
+	e.mu.Unlock()
+	for _, p := range srcs {
+		if pst, err := os.Stat(p); err == nil && os.SameFile(st, pst) {
+			return fmt.Errorf("%s: replfs's source arena partition (%s)", part, p)
+		}
+	}
+	var own string
+	filepath.WalkDir(e.opts.StateDir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if pst, err := os.Stat(p); err == nil && os.SameFile(st, pst) {
+			own = p
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	if own != "" {
+		return fmt.Errorf("%s: replfs's own file (%s)", part, own)
+	}
 	return nil
 }
 
@@ -463,6 +509,12 @@ func (e *Engine) fosreset(ctx context.Context, j *job, c ctl.Fosreset) error {
 	}
 	addr, err := e.fossilVenti(c.Venti)
 	if err != nil {
+		return fmt.Errorf("fosreset: %w", err)
+	}
+	if err := e.ownFile(part); err != nil {
+		return fmt.Errorf("fosreset: %w", err)
+	}
+	if err := fossil.CheckFormat(part, 0); err != nil {
 		return fmt.Errorf("fosreset: %w", err)
 	}
 	if _, _, err := fossil.ReadSuper(part); err != nil && !errors.Is(err, fossil.ErrNotFossil) {

@@ -280,3 +280,56 @@ func TestFossilizeUnchanged(t *testing.T) {
 		t.Errorf("rootscor:\n%s", e.RootScor())
 	}
 }
+
+// TestFossilRefusesFiles: fosreset and fossilstart touch only fossil
+// partitions (or, to format, zeros), and never a file replfs itself
+// uses, by whatever name.
+func TestFossilRefusesFiles(t *testing.T) {
+	prog := fossiltest.FakeFossil(t)
+	dir := t.TempDir()
+	addr := fixtureVenti(t)
+	text := filepath.Join(dir, "notes.txt")
+	os.WriteFile(text, []byte(strings.Repeat("a line of someone's notes\n", 2<<20/26)), 0600)
+	// The embedded source's partition: zeros, so only being replfs's
+	// own refuses it.
+	src := filepath.Join(dir, "arenas")
+	os.WriteFile(src, make([]byte, 2<<20), 0600)
+	state := filepath.Join(dir, "state")
+	e, err := New(Options{StateDir: state, Embedded: &Source{Addr: "tcp!127.0.0.1!1", Partitions: []string{src},
+		Flush: func(context.Context) error { return nil }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.Exec(context.Background(), "fossil -p "+prog+" -h "+addr+" "+text); err != nil {
+		t.Fatal(err)
+	}
+	srcLink := filepath.Join(dir, "innocent")
+	if err := os.Link(src, srcLink); err != nil {
+		t.Fatal(err)
+	}
+	stateFile := filepath.Join(dir, "config-link")
+	if err := os.Link(filepath.Join(state, "config"), stateFile); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string][]byte{}
+	for _, f := range []string{text, src, filepath.Join(state, "config")} {
+		before[f], _ = os.ReadFile(f)
+	}
+	for _, tt := range []struct{ line, err string }{
+		{"fosreset vac:" + archive1, "error fosreset: " + text + ": not a fossil partition (holds text)\n"},
+		{"fosreset vac:" + archive1 + " " + srcLink + " " + addr, "error fosreset: " + srcLink + ": replfs's source arena partition (" + src + ")\n"},
+		{"fosreset vac:" + archive1 + " " + stateFile + " " + addr, "error fosreset: " + stateFile + ": replfs's own file (" + filepath.Join(state, "config") + ")\n"},
+		{"fossilstart", "error fossilstart: " + text + ": not a fossil partition (holds text)\n"},
+		{"fossilstart " + srcLink, "error fossilstart: " + srcLink + ": replfs's source arena partition (" + src + ")\n"},
+	} {
+		if st := run(t, e, tt.line, Failed); !strings.HasSuffix(st, tt.err) {
+			t.Errorf("%s:\n%s\nwant %s", tt.line, st, tt.err)
+		}
+	}
+	for f, b := range before {
+		if after, _ := os.ReadFile(f); !bytes.Equal(b, after) {
+			t.Errorf("%s changed", f)
+		}
+	}
+}

@@ -134,3 +134,19 @@ func TestVentiprogCorrupt(t *testing.T) {
 		t.Errorf("status %d, %d blocks, stdout %q, stderr %q", st, store.Len(), out, errs)
 	}
 }
+
+// TestFlfmtRefuses: flfmt refuses a file that is no fossil partition
+// and not zeros, before asking venti anything, and leaves it alone.
+func TestFlfmtRefuses(t *testing.T) {
+	addr, _ := ventitest.NewServer(t)
+	path := filepath.Join(t.TempDir(), "notes")
+	text := []byte(strings.Repeat("notes\n", 2<<20/6))
+	os.WriteFile(path, text, 0600)
+	st, _, errs := runCmd(t, "", nil, "fossil", "flfmt", "-y", "-h", addr, "-v", "0842818bc4e6acc5ed5ca517cb45cb760844e9ed", path)
+	if want := "replfs fossil flfmt: " + path + ": not a fossil partition (holds text)\n"; st != 1 || errs != want {
+		t.Errorf("status %d, stderr %q, want %q", st, errs, want)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, text) {
+		t.Error("changed")
+	}
+}
