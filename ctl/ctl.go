@@ -54,7 +54,7 @@ func Parse(line string) (Cmd, error) {
 			return v.Parse(f[1:])
 		}
 	}
-	return nil, fmt.Errorf("unknown control message %s", clip(f[0]))
+	return nil, fmt.Errorf("unknown control message %s", Clip(f[0]))
 }
 
 // ParseText parses the lines of one write: blank lines and lines whose
@@ -142,10 +142,10 @@ func join(fields ...string) string {
 	return strings.Join(q, " ")
 }
 
-// clip returns s quoted as %q quotes it, cut to a short prefix with
+// Clip returns s quoted as %q quotes it, cut to a short prefix with
 // "..." after when longer: an error echoes little of its input, which
 // may be hostile and large (9P keeps 127 bytes of an error anyway).
-func clip(s string) string {
+func Clip(s string) string {
 	const maxIn, maxOut = 48, 56
 	if q := strconv.Quote(s); len(s) <= maxIn && len(q) <= maxOut {
 		return q

@@ -69,7 +69,7 @@ func (c Target) String() string {
 func CheckName(name string) error {
 	if name == "" || name == "." || name == ".." || name == Local || name == FossilSource || len(name) > 64 ||
 		!printable(name) || strings.ContainsAny(name, "/'()#!:") {
-		return fmt.Errorf("bad target name %s", clip(name))
+		return fmt.Errorf("bad target name %s", Clip(name))
 	}
 	return nil
 }
@@ -147,7 +147,12 @@ func parseSource(args []string) (Cmd, error) {
 			return nil, err
 		}
 		if strings.HasPrefix(h, "unix!") {
-			return nil, fmt.Errorf("source: bad http address %s", clip(h))
+			return nil, fmt.Errorf("source: bad http address %s", Clip(h))
+		}
+	}
+	for _, p := range args[1:] {
+		if err := checkPartition("source", p); err != nil {
+			return nil, err
 		}
 	}
 	return Source{Addr: args[0], HTTP: vals['H'], Partitions: args[1:]}, nil
@@ -245,7 +250,7 @@ func parseCopy(args []string) (Cmd, error) {
 	c := Copy{Fast: set['f'], Src: args[0], Dst: args[1]}
 	if set['w'] {
 		if c.Window, err = strconv.Atoi(vals['w']); err != nil || c.Window <= 0 || c.Window > 256 {
-			return nil, fmt.Errorf("copy: bad window %s", clip(vals['w']))
+			return nil, fmt.Errorf("copy: bad window %s", Clip(vals['w']))
 		}
 	}
 	for _, e := range []string{c.Src, c.Dst} {
@@ -320,7 +325,7 @@ func parseScores(verb string, args []string) ([]venti.Score, error) {
 	for _, a := range args {
 		s, err := venti.ParseScore(a)
 		if err != nil {
-			return nil, fmt.Errorf("%s: bad score %s", verb, clip(a))
+			return nil, fmt.Errorf("%s: bad score %s", verb, Clip(a))
 		}
 		out = append(out, s)
 	}

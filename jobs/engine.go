@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,8 +42,13 @@ type Options struct {
 	// Embedded is the source when none is configured: replfs's own
 	// venti. Nil means there is none.
 	Embedded *Source
-	Logf     func(format string, args ...any) // nil discards
-	Now      func() time.Time                 // nil means time.Now
+	// Fossils are the fossil programs fossilstart may run, given when
+	// replfs starts (its -F, default $PLAN9/bin/fossil/fossil): the
+	// first is the default, and ctl's fossil -p may only choose among
+	// them, so no client names a program for replfs to run.
+	Fossils []string
+	Logf    func(format string, args ...any) // nil discards
+	Now     func() time.Time                 // nil means time.Now
 }
 
 // maxFinished is how many finished jobs stay listed.
@@ -83,6 +89,10 @@ func New(opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	opts.Fossils = slices.Clone(opts.Fossils)
+	for i, p := range opts.Fossils {
+		opts.Fossils[i] = filepath.Clean(p)
+	}
 	if err := os.MkdirAll(filepath.Join(opts.StateDir, "targets"), 0700); err != nil {
 		return nil, err
 	}
@@ -109,6 +119,12 @@ func New(opts Options) (*Engine, error) {
 	}
 	for _, c := range cmds {
 		e.applyConfig(c)
+	}
+	if e.fossil != nil {
+		if err := e.checkProgram(e.fossil.Program); err != nil {
+			e.logf("%s: %v; fossilstart refuses it", e.configFile(), err)
+			e.event("%s: %v; fossilstart refuses it", e.configFile(), err)
+		}
 	}
 	for _, t := range e.targets {
 		e.loadCursor(t)
@@ -224,6 +240,9 @@ func (e *Engine) ExecJobs(ctx context.Context, text string) ([]int, error) {
 		case ctl.Fossil:
 			if c.Venti != "" && c.Venti != ctl.Local && ctl.CheckName(c.Venti) == nil && !names[c.Venti] {
 				return nil, fmt.Errorf("no target %s", c.Venti)
+			}
+			if err := e.checkProgram(c.Program); err != nil {
+				return nil, fmt.Errorf("fossil: %w", err)
 			}
 			config = true
 		case ctl.Fosreset:

@@ -15,13 +15,14 @@ import (
 )
 
 // newEngine returns an engine whose embedded source is the fixture
-// partition (read only: flushing is a no-op).
-func newEngine(t *testing.T, state string) *Engine {
+// partition (read only: flushing is a no-op), started with the fossil
+// programs given.
+func newEngine(t *testing.T, state string, fossils ...string) *Engine {
 	t.Helper()
 	fx := ventitest.Fixtures(t, "venti")
 	e, err := New(Options{StateDir: state, Embedded: &Source{Addr: "tcp!127.0.0.1!1",
 		Partitions: []string{filepath.Join(fx, "arenas.part")},
-		Flush:      func(context.Context) error { return nil }}})
+		Flush:      func(context.Context) error { return nil }}, Fossils: fossils})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -354,8 +355,12 @@ func (e *Engine) fossilstart(ctx context.Context, j *job, c ctl.Fossilstart) err
 	if err != nil {
 		return fmt.Errorf("fossilstart: %w", err)
 	}
+	prog, err := e.program(cfg.Program)
+	if err != nil {
+		return fmt.Errorf("fossilstart: %w", err)
+	}
 	fp := &fosProc{opts: fossil.StartOptions{
-		Program:   cfg.Program,
+		Program:   prog,
 		Partition: part,
 		UseConfig: c.UseConfig || cfg.UseConfig,
 		Venti:     addr,
@@ -369,6 +374,30 @@ func (e *Engine) fossilstart(ctx context.Context, j *job, c ctl.Fossilstart) err
 		return fmt.Errorf("fossilstart: %w", err)
 	}
 	return nil
+}
+
+// checkProgram refuses a fossil program ("" is the default) that is
+// not one of those replfs was started with.
+func (e *Engine) checkProgram(prog string) error {
+	if prog != "" && !slices.Contains(e.opts.Fossils, filepath.Clean(prog)) {
+		return fmt.Errorf("program %s is not one replfs was started with (-F)", ctl.Clip(prog))
+	}
+	return nil
+}
+
+// program returns the fossil program to run for the configured one:
+// that one if replfs was started with it, else the first.
+func (e *Engine) program(prog string) (string, error) {
+	if err := e.checkProgram(prog); err != nil {
+		return "", err
+	}
+	if prog != "" {
+		return filepath.Clean(prog), nil
+	}
+	if len(e.opts.Fossils) == 0 {
+		return "", errors.New("no fossil program: start replfs with -F program")
+	}
+	return e.opts.Fossils[0], nil
 }
 
 // startFossil starts fp's fossil on its partition and keeps it.

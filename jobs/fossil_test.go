@@ -3,6 +3,7 @@ package jobs
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,7 +75,7 @@ func TestFossilVerbs(t *testing.T) {
 	t.Setenv("FAKEFOSSIL_ARCHIVE", archive2)
 	t.Setenv("FAKEFOSSIL_DELAY", "300ms")
 	addr := fixtureVenti(t)
-	e := newEngine(t, filepath.Join(dir, "state"))
+	e := newEngine(t, filepath.Join(dir, "state"), prog)
 	ctx := context.Background()
 
 	if _, err := e.ExecJobs(ctx, "fossilize"); err != nil {
@@ -180,7 +181,7 @@ func TestSnapTimeout(t *testing.T) {
 	part := filepath.Join(dir, "fossil.part")
 	ventitest.CopyFixture(t, "fossil", "fossil-v.part", part)
 	t.Setenv("FAKEFOSSIL_ARCHIVE", "")
-	e := newEngine(t, filepath.Join(dir, "state"))
+	e := newEngine(t, filepath.Join(dir, "state"), prog)
 	if err := e.Exec(context.Background(), "fossil -p "+prog+" -h tcp!127.0.0.1!1 "+part+"\nfossilstart"); err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +208,7 @@ func TestTrickleFossil(t *testing.T) {
 	t.Setenv("FAKEFOSSIL_DELAY", "100ms")
 	fx := fixtureVenti(t)
 	backup, store := ventitest.NewServer(t)
-	e := newEngine(t, filepath.Join(dir, "state"))
+	e := newEngine(t, filepath.Join(dir, "state"), prog)
 	if err := e.Exec(context.Background(), "target fx "+fx+"\ntarget backup "+backup+"\nfossil -p "+prog+" -h fx "+part); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +297,7 @@ func TestFossilRefusesFiles(t *testing.T) {
 	os.WriteFile(src, make([]byte, 2<<20), 0600)
 	state := filepath.Join(dir, "state")
 	e, err := New(Options{StateDir: state, Embedded: &Source{Addr: "tcp!127.0.0.1!1", Partitions: []string{src},
-		Flush: func(context.Context) error { return nil }}})
+		Flush: func(context.Context) error { return nil }}, Fossils: []string{prog}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,5 +332,69 @@ func TestFossilRefusesFiles(t *testing.T) {
 		if after, _ := os.ReadFile(f); !bytes.Equal(b, after) {
 			t.Errorf("%s changed", f)
 		}
+	}
+}
+
+// TestFossilProgram: the fossil program comes from replfs's start
+// (Options.Fossils); ctl may choose among those, never name another.
+func TestFossilProgram(t *testing.T) {
+	prog := fossiltest.FakeFossil(t)
+	dir := t.TempDir()
+	part := filepath.Join(dir, "fossil.part")
+	ventitest.CopyFixture(t, "fossil", "fossil-v.part", part)
+	marker := filepath.Join(dir, "ran")
+	evil := filepath.Join(dir, "evil.sh")
+	os.WriteFile(evil, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0700)
+	state := filepath.Join(dir, "state")
+	newE := func(fossils ...string) (*Engine, []string) {
+		var logged []string
+		e, err := New(Options{StateDir: state, Fossils: fossils,
+			Logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		return e, logged
+	}
+	e, _ := newE(prog)
+	ctx := context.Background()
+	want := `fossil: program "` + evil + `" is not one replfs was started with (-F)`
+	if err := e.Exec(ctx, "fossil -p "+evil+" -h tcp!127.0.0.1!1 "+part); err == nil || err.Error() != want {
+		t.Errorf("fossil -p evil: %v", err)
+	}
+	if e.CtlText() != "" {
+		t.Errorf("ctl:\n%s", e.CtlText())
+	}
+	// The default is the first program; naming it is fine too.
+	for _, line := range []string{"fossil -h tcp!127.0.0.1!1 " + part, "fossil -p " + prog + " -h tcp!127.0.0.1!1 " + part} {
+		if err := e.Exec(ctx, line); err != nil {
+			t.Fatal(err)
+		}
+		if st := run(t, e, "fossilstart", Done); !strings.Contains(st, "result fossil on "+part+" pid ") {
+			t.Errorf("fossilstart:\n%s", st)
+		}
+		run(t, e, "foshalt", Done)
+	}
+	e.Close()
+
+	// A configuration saved naming another program (by an older replfs)
+	// is reported at start, and fossilstart refuses it.
+	os.WriteFile(filepath.Join(state, "config"), []byte("fossil -p "+evil+" -h tcp!127.0.0.1!1 "+part+"\n"), 0600)
+	e, logged := newE(prog)
+	if len(logged) != 1 || !strings.Contains(logged[0], `program "`+evil+`" is not one replfs was started with (-F); fossilstart refuses it`) {
+		t.Errorf("logged %q", logged)
+	}
+	if st := run(t, e, "fossilstart", Failed); !strings.HasSuffix(st, "error fossilstart: "+want[len("fossil: "):]+"\n") {
+		t.Errorf("fossilstart of a saved evil program:\n%s", st)
+	}
+	e.Close()
+	// With no program at all, fossilstart says how to give one.
+	os.WriteFile(filepath.Join(state, "config"), []byte("fossil -h tcp!127.0.0.1!1 "+part+"\n"), 0600)
+	e, _ = newE()
+	if st := run(t, e, "fossilstart", Failed); !strings.HasSuffix(st, "error fossilstart: no fossil program: start replfs with -F program\n") {
+		t.Errorf("fossilstart with no program:\n%s", st)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the ctl-named program ran")
 	}
 }

@@ -26,7 +26,12 @@ const (
 // on SRC's last archive: DST's partition must then be plan9port's
 // flfmt -v of that archive (fossil-v.part) but for the random tag.
 func TestCpsys(t *testing.T) {
-	fake := fossiltest.FakeFossil(t)
+	// The fake fossil is the default program: $PLAN9/bin/fossil/fossil.
+	plan9 := t.TempDir()
+	os.MkdirAll(filepath.Join(plan9, "bin", "fossil"), 0700)
+	if err := os.Symlink(fossiltest.FakeFossil(t), filepath.Join(plan9, "bin", "fossil", "fossil")); err != nil {
+		t.Fatal(err)
+	}
 	fx := ventitest.Fixtures(t, "venti")
 	ffx := ventitest.Fixtures(t, "fossil")
 
@@ -54,9 +59,9 @@ func TestCpsys(t *testing.T) {
 		t.Fatal("DST already looks re-rooted on the last archive")
 	}
 	dlog := filepath.Join(ddir, "fake.log")
-	dst := startReplfsEnv(t, filepath.Join(ddir, "state"), "FAKEFOSSIL_LOG="+dlog)
+	dst := startReplfsEnv(t, filepath.Join(ddir, "state"), "FAKEFOSSIL_LOG="+dlog, "PLAN9="+plan9)
 	dfs := dst.mount9(t)
-	if err := write9(t, dfs, "/ctl", "fossil -p "+fake+" -h local -n backup "+dpart+"\nfossilstart\n"); err != nil {
+	if err := write9(t, dfs, "/ctl", "fossil -h local -n backup "+dpart+"\nfossilstart\n"); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := waitJob(t, func() string { return read9(t, dfs, "/jobs/1/status") }); !strings.HasPrefix(st, "state done\n") {
@@ -71,9 +76,9 @@ func TestCpsys(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(sstate, "config"), []byte("source "+sv.addr+" "+arenas+"\n"), 0600); err != nil {
 		t.Fatal(err)
 	}
-	src := startReplfsSource(t, sstate)
+	src := startReplfsSource(t, sstate, "PLAN9="+plan9)
 	sfs := src.mount9(t)
-	if err := write9(t, sfs, "/ctl", "target backup "+dst.venti+"\nfossil -p "+fake+" -n fs "+spart+"\n"); err != nil {
+	if err := write9(t, sfs, "/ctl", "target backup "+dst.venti+"\nfossil -n fs "+spart+"\n"); err != nil {
 		t.Fatal(err)
 	}
 	if err := write9(t, sfs, "/ctl", "ventiprog backup"); err != nil {

@@ -66,14 +66,15 @@ func TestQuickAndVerifyAll(t *testing.T) {
 }
 
 // startReplfsSource starts replfs on a state directory whose
-// configuration names a source: no embedded venti.
-func startReplfsSource(t testing.TB, dir string) *replfsProc {
+// configuration names a source: no embedded venti. Env adds to its
+// environment.
+func startReplfsSource(t testing.TB, dir string, env ...string) *replfsProc {
 	t.Helper()
 	r := &replfsProc{dir: dir, ns: t.TempDir()}
 	p9 := freePort(t)
 	r.addr9p = "127.0.0.1:" + itoa(p9)
 	r.tcpDial = "tcp!127.0.0.1!" + itoa(p9)
-	r.env = []string{"NAMESPACE=" + r.ns}
+	r.env = append([]string{"NAMESPACE=" + r.ns}, env...)
 	r.proc = startEnv(t, r.env, "serving 9P on unix", "-d", dir, "-a", r.tcpDial)
 	return r
 }

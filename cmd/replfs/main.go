@@ -29,7 +29,7 @@ func main() {
 	os.Exit(run(ctx, e, os.Args[1:]))
 }
 
-const usageText = `usage: replfs [-A] [-D] [-S size] [-V ventiaddr] [-a addr]... [-d statedir] [-s name]
+const usageText = `usage: replfs [-A] [-D] [-F fossil]... [-S size] [-V ventiaddr] [-a addr]... [-d statedir] [-s name]
        replfs 9p [-a addr] read|write|ls|stat path
        replfs venti read [-h addr] [-t type] score
        replfs venti write [-h addr] [-t type] [-z] < data

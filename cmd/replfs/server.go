@@ -18,13 +18,14 @@ import (
 	"replfs/venti/arena"
 )
 
-const serverUsage = "replfs [-A] [-D] [-S size] [-V ventiaddr] [-a addr]... [-d statedir] [-s name]"
+const serverUsage = "replfs [-A] [-D] [-F fossil]... [-S size] [-V ventiaddr] [-a addr]... [-d statedir] [-s name]"
 
 // serve runs the file server until ctx is done.
 func serve(ctx context.Context, e *env, args []string) int {
 	fl := newFlags(serverUsage)
-	var addrs listFlag
+	var addrs, fossils listFlag
 	fl.Var(&addrs, "a", "9P listen address (repeatable)")
+	fl.Var(&fossils, "F", "fossil program fossilstart may run (repeatable; default $PLAN9/bin/fossil/fossil)")
 	stateDir := fl.String("d", "", "state directory")
 	post := fl.String("s", "replfs", "post name")
 	ventiAddr := fl.String("V", ventiAddr(e, ""), "embedded venti address")
@@ -36,6 +37,10 @@ func serve(ctx context.Context, e *env, args []string) int {
 	}
 	if fl.NArg() != 0 {
 		return usageErr(e, serverUsage)
+	}
+	progs, err := fossilPrograms(e, fossils)
+	if err != nil {
+		return fail(e, "serve", err)
 	}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(e.stderr, "replfs: "+format+"\n", args...)
@@ -118,7 +123,7 @@ func serve(ctx context.Context, e *env, args []string) int {
 		logf("venti on %s, arenas %s", *ventiAddr, part)
 	}
 
-	eng, err := jobs.New(jobs.Options{StateDir: *stateDir, Embedded: embedded, Logf: logf})
+	eng, err := jobs.New(jobs.Options{StateDir: *stateDir, Embedded: embedded, Fossils: progs, Logf: logf})
 	if err != nil {
 		closeAll()
 		return fail(e, "serve", err)
