@@ -9,7 +9,10 @@ package ctl
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // A Cmd is a parsed control message. String returns it as a line that
@@ -51,7 +54,7 @@ func Parse(line string) (Cmd, error) {
 			return v.Parse(f[1:])
 		}
 	}
-	return nil, fmt.Errorf("unknown control message %q", f[0])
+	return nil, fmt.Errorf("unknown control message %s", Clip(f[0]))
 }
 
 // ParseText parses the lines of one write: blank lines and lines whose
@@ -74,6 +77,28 @@ func ParseText(text string) ([]Cmd, error) {
 		return nil, errors.New("empty control message")
 	}
 	return cmds, nil
+}
+
+// ParseSaved parses a saved configuration. Unlike ParseText it keeps
+// the lines that parse and returns an error, with its line number, for
+// each that does not: a line an older replfs saved and this one refuses
+// (a bad target name) must not stop replfs starting with the rest.
+func ParseSaved(text string) ([]Cmd, []error) {
+	var cmds []Cmd
+	var errs []error
+	for i, line := range strings.Split(text, "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		c, err := Parse(t)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("config line %d: %w", i+1, err))
+			continue
+		}
+		cmds = append(cmds, c)
+	}
+	return cmds, errs
 }
 
 // flags splits leading flags from args, failing with the usage line use: each flag is a letter in
@@ -115,4 +140,38 @@ func join(fields ...string) string {
 		q[i] = Quote(f)
 	}
 	return strings.Join(q, " ")
+}
+
+// Clip returns s quoted as %q quotes it, cut to a short prefix with
+// "..." after when longer: an error echoes little of its input, which
+// may be hostile and large (9P keeps 127 bytes of an error anyway).
+func Clip(s string) string {
+	const maxIn, maxOut = 48, 56
+	if q := strconv.Quote(s); len(s) <= maxIn && len(q) <= maxOut {
+		return q
+	}
+	n := 0
+	for n < len(s) {
+		_, w := utf8.DecodeRuneInString(s[n:])
+		if n+w > maxIn || len(strconv.Quote(s[:n+w])) > maxOut {
+			break
+		}
+		n += w
+	}
+	return strconv.Quote(s[:n]) + "..."
+}
+
+// printable reports whether s is UTF-8 of printable characters and no
+// blanks: no control characters, which a name may carry into a file
+// name, a console command or a log line.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return true
 }

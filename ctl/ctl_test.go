@@ -5,6 +5,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 
 	"replfs/venti"
@@ -57,6 +58,34 @@ func TestParse(t *testing.T) {
 		{"target local tcp!x!1", nil, `bad target name "local"`},
 		{"target a/b tcp!x!1", nil, `bad target name "a/b"`},
 		{"target b il!x!1", nil, `bad address "il!x!1"`},
+		{"target b tcp!127.0.0.1!0", nil, `bad address "tcp!127.0.0.1!0": port 0`},
+		{"target b unix!/etc/passwd", nil, `bad address "unix!/etc/passwd": not a socket`},
+		{"target b ..", nil, `bad address ".."`},
+		{"target b unix!/nonexistent/venti.sock", Target{Name: "b", Addr: "unix!/nonexistent/venti.sock"}, ""},
+		{"source -H unix!/tmp/x tcp!fs!17034 a", nil, `source: bad http address "unix!/tmp/x"`},
+		{"source tcp!*!17034 a", nil, `bad address "tcp!*!17034": no host`},
+		{"ventiprog ..", nil, `ventiprog: bad address ".."`},
+		{"ventiprog unix!/etc/passwd", nil, `ventiprog: bad address "unix!/etc/passwd": not a socket`},
+		{"copy local tcp!127.0.0.1!0 vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab", nil, `copy: bad address "tcp!127.0.0.1!0": port 0`},
+		{"fossil -l unix!/etc/passwd part", nil, `fossil: -l: bad address "unix!/etc/passwd": not a socket`},
+		{"fossil -l tcp!*!0 part", Fossil{Partition: "part", Listen: "tcp!*!0"}, ""},
+		{"cpsys unix!/etc/passwd tcp!b!1", nil, `cpsys: bad address "unix!/etc/passwd": not a socket`},
+		{"trickle local unix!/etc/passwd", nil, `trickle: bad destination "unix!/etc/passwd"`},
+		{"fossil -p fossil part", nil, `fossil: program "fossil" is not an absolute path`},
+		{"fossil -p '/bin/fossil/fossil\r' part", nil, `fossil: program "/bin/fossil/fossil\r" is not an absolute path`},
+		{"fossil -c /usr/glenda/lib/profile part", nil, `fossil: console "/usr/glenda/lib/profile" is not a file in /srv`},
+		{"fossil -c /srv/../usr/glenda/lib/profile part", nil, `fossil: console "/srv/../usr/glenda/lib/profile" is not a file in /srv`},
+		{"source tcp!fs!17034 'a\nb'", nil, `source: bad partition "a\nb"`},
+		{"target 'a\x00b' tcp!x!1", nil, `bad target name "a\x00b"`},
+		{"target a\x01b tcp!x!1", nil, `bad target name "a\x01b"`},
+		{"target a\u00a0b tcp!x!1", nil, `bad target name "a\u00a0b"`},
+		{"target a\xffb tcp!x!1", nil, `bad target name "a\xffb"`},
+		{"target a\x7f tcp!x!1", nil, `bad target name "a\x7f"`},
+		{"target \u00e9t\u00e9 tcp!x!1", Target{Name: "\u00e9t\u00e9", Addr: "tcp!x!1"}, ""},
+		{"fossil -n 'a\rb' part", nil, `fossil: bad fsname "a\rb"`},
+		{"fossil 'a\rb'", nil, `fossil: bad partition "a\rb"`},
+		{"fossilstart part 'a\x00'", nil, `fossilstart: bad name "a\x00"`},
+		{"snap 'a\x1b'", nil, `snap: bad fsys "a\x1b"`},
 		{"target -x b", nil, "usage: target [-r rate] name addr | target -d name"},
 		{"source tcp!fs!17034 /dev/sdC0/arenas", Source{Addr: "tcp!fs!17034", Partitions: []string{"/dev/sdC0/arenas"}}, ""},
 		{"source -H tcp!fs!8000 tcp!fs!17034 a b", Source{Addr: "tcp!fs!17034", HTTP: "tcp!fs!8000", Partitions: []string{"a", "b"}}, ""},
@@ -72,11 +101,11 @@ func TestParse(t *testing.T) {
 		{"copy local backup", nil, "usage: copy [-f] [-w window] src dst score..."},
 		{"copy -w 0 a b vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab", nil, `copy: bad window "0"`},
 		{"copy a b vac:xyz", nil, `copy: bad score "vac:xyz"`},
-		{"copy a!b!c!d b vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab", nil, `copy: bad venti "a!b!c!d"`},
+		{"copy a!b!c!d b vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab", nil, `copy: bad address "a!b!c!d"`},
 		{"verify backup", Verify{Target: "backup"}, ""},
 		{"verify -r local vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab", Verify{ReadAll: true, Target: "local", Scores: []venti.Score{sc1c94}}, ""},
 		{"verify", nil, "usage: verify [-r] target [score...]"},
-		{"ventiprog x!y!z!w", nil, `ventiprog: bad target "x!y!z!w"`},
+		{"ventiprog x!y!z!w", nil, `ventiprog: bad address "x!y!z!w"`},
 		{"cancel 3", Cancel{Job: 3}, ""},
 		{"cancel x", nil, "usage: cancel job"},
 		{"cancel", nil, "usage: cancel job"},
@@ -86,8 +115,8 @@ func TestParse(t *testing.T) {
 		{"fossil -d part", nil, "usage: " + usageFossil},
 		{"fossil", nil, "usage: " + usageFossil},
 		{"fossil tcp!fs!17034", nil, `fossil: partition "tcp!fs!17034" looks like a network address`},
-		{"fossil -h a!b!c!d part", nil, `fossil: bad venti "a!b!c!d"`},
-		{"fossil -l il!x part", nil, `fossil: bad listen address "il!x"`},
+		{"fossil -h a!b!c!d part", nil, `fossil: bad address "a!b!c!d"`},
+		{"fossil -l il!x part", nil, `fossil: -l: bad address "il!x"`},
 		{"snap", Snap{}, ""},
 		{"snap -t 60 other", Snap{Fsys: "other", Timeout: 60}, ""},
 		{"snap -t 0", nil, `snap: bad timeout "0"`},
@@ -176,8 +205,8 @@ func FuzzParseCtl(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := Parse(s)
 		if err != nil {
-			if len(err.Error()) > 4096 {
-				t.Fatalf("error too long")
+			if len(err.Error()) > maxErr {
+				t.Fatalf("error of %d bytes: %.200s", len(err.Error()), err)
 			}
 			return
 		}
@@ -187,3 +216,31 @@ func FuzzParseCtl(f *testing.F) {
 		}
 	})
 }
+
+// TestErrorsBounded: an error echoes at most a short prefix of its
+// input, whatever the input: 9P keeps 127 bytes of an error anyway.
+func TestErrorsBounded(t *testing.T) {
+	long := []string{strings.Repeat("a", 5000), strings.Repeat("\xff", 5000), strings.Repeat("\u2028", 2000),
+		"(" + strings.Repeat("\xfe", 3000) + " .. " + strings.Repeat("\xfe", 3000) + ")"}
+	var lines []string
+	for _, l := range long {
+		lines = append(lines, l)
+		for _, v := range Verbs {
+			for _, pre := range []string{"", "-h ", "-p ", "-l ", "-n ", "-c ", "-t ", "-w ", "-r ", "-H ", "x ", "vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab "} {
+				lines = append(lines, v.Name+" "+pre+Quote(l), v.Name+" "+pre+Quote(l)+" "+Quote(l), v.Name+" "+pre+"a "+Quote(l))
+			}
+		}
+	}
+	for _, line := range lines {
+		_, err := Parse(line)
+		if err != nil && len(err.Error()) > maxErr {
+			t.Errorf("Parse(%.40q...): error of %d bytes: %.200s", line, len(err.Error()), err)
+		}
+	}
+	if _, err := Parse(strings.Repeat("\xff", 5000)); err == nil || err.Error() != `unknown control message "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"...` {
+		t.Errorf("long unknown verb: %.200v", err)
+	}
+}
+
+// maxErr bounds an error's length.
+const maxErr = 256

@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 
@@ -26,9 +27,9 @@ const (
 // forgets it.
 type Fossil struct {
 	Partition string
-	Program   string // -p: "" means the default
+	Program   string // -p: one of replfs's -F programs (absolute); "" means its first
 	Venti     string // -h: "" means local
-	Console   string // -c: a posted console file (Plan 9)
+	Console   string // -c: a posted console file in /srv (Plan 9)
 	Listen    string // -l: fossilstart's listen address
 	Fsname    string // -n: the name recorded in rootscor
 	UseConfig bool   // -f: fossilstart runs the partition's own config
@@ -79,24 +80,34 @@ func parseFossil(args []string) (Cmd, error) {
 		}
 	}
 	if c.Listen != "" {
-		if _, _, err := venti.ParseDialString(c.Listen, "9fs"); err != nil {
-			return nil, fmt.Errorf("fossil: bad listen address %q", c.Listen)
+		if err := venti.CheckAnnounce(c.Listen, "9fs"); err != nil {
+			return nil, fmt.Errorf("fossil: -l: %w", err)
 		}
 	}
-	if c.Fsname != "" && strings.ContainsAny(c.Fsname, " \t\n'") {
-		return nil, fmt.Errorf("fossil: bad fsname %q", c.Fsname)
+	// The program is only chosen here among those replfs was started
+	// with (the engine checks); the console is a posted file, not any
+	// file fossil's commands could be written into.
+	if c.Program != "" && (!printable(c.Program) || !strings.HasPrefix(c.Program, "/")) {
+		return nil, fmt.Errorf("fossil: program %s is not an absolute path", Clip(c.Program))
+	}
+	if c.Console != "" && (!printable(c.Console) || path.Dir(path.Clean(c.Console)) != "/srv" || path.Clean(c.Console) != c.Console) {
+		return nil, fmt.Errorf("fossil: console %s is not a file in /srv", Clip(c.Console))
+	}
+	if c.Fsname != "" && (!printable(c.Fsname) || strings.ContainsAny(c.Fsname, "'")) {
+		return nil, fmt.Errorf("fossil: bad fsname %s", Clip(c.Fsname))
 	}
 	return c, nil
 }
 
-// checkPartition refuses what cannot be a partition: nothing, blanks, or
-// a dial string (the original scripts' arguments in the wrong order).
+// checkPartition refuses what cannot be a partition: nothing, blanks or
+// control characters (it goes into fossil's console commands), or a
+// dial string (the original scripts' arguments in the wrong order).
 func checkPartition(verb, p string) error {
-	if p == "" || strings.ContainsAny(p, " \t\n") {
-		return fmt.Errorf("%s: bad partition %q", verb, p)
+	if p == "" || !printable(p) {
+		return fmt.Errorf("%s: bad partition %s", verb, Clip(p))
 	}
 	if strings.Contains(p, "!") {
-		return fmt.Errorf("%s: partition %q looks like a network address", verb, p)
+		return fmt.Errorf("%s: partition %s looks like a network address", verb, Clip(p))
 	}
 	return nil
 }
@@ -131,13 +142,13 @@ func parseSnap(args []string) (Cmd, error) {
 	var c Snap
 	if set['t'] {
 		if c.Timeout, err = strconv.Atoi(vals['t']); err != nil || c.Timeout <= 0 {
-			return nil, fmt.Errorf("snap: bad timeout %q", vals['t'])
+			return nil, fmt.Errorf("snap: bad timeout %s", Clip(vals['t']))
 		}
 	}
 	if len(args) == 1 {
 		c.Fsys = args[0]
-		if strings.ContainsAny(c.Fsys, " \t\n'\"!:/") || c.Fsys == "all" {
-			return nil, fmt.Errorf("snap: bad fsys %q", c.Fsys)
+		if !printable(c.Fsys) || strings.ContainsAny(c.Fsys, "'\"!:/") || c.Fsys == "all" {
+			return nil, fmt.Errorf("snap: bad fsys %s", Clip(c.Fsys))
 		}
 	}
 	return c, nil
@@ -198,7 +209,7 @@ func parseFosreset(args []string) (Cmd, error) {
 	var c Fosreset
 	label, s, err := venti.ParseLabeledScore(args[0])
 	if err != nil || (label != "" && label != "vac") {
-		return nil, fmt.Errorf("fosreset: bad score %q", args[0])
+		return nil, fmt.Errorf("fosreset: bad score %s", Clip(args[0]))
 	}
 	c.Score = s
 	if s == venti.ZeroScore {
@@ -260,8 +271,8 @@ func parseFossilstart(args []string) (Cmd, error) {
 	}
 	if len(args) > 1 {
 		c.Name = args[1]
-		if strings.ContainsAny(c.Name, " \t\n'/!") {
-			return nil, fmt.Errorf("fossilstart: bad name %q", c.Name)
+		if !printable(c.Name) || strings.ContainsAny(c.Name, "'/!") {
+			return nil, fmt.Errorf("fossilstart: bad name %s", Clip(c.Name))
 		}
 	}
 	return c, nil
@@ -298,8 +309,8 @@ func parseCpsys(args []string) (Cmd, error) {
 		if rest, ok := strings.CutPrefix(a, "tls!"); ok {
 			b = "tcp!" + rest
 		}
-		if _, _, err := venti.ParseDialString(b, "9fs"); err != nil {
-			return nil, fmt.Errorf("cpsys: bad address %q", a)
+		if err := checkAddr(b, "9fs"); err != nil {
+			return nil, fmt.Errorf("cpsys: bad address %q", Clip(a))
 		}
 	}
 	return Cpsys{Src: args[0], Dst: args[1]}, nil

@@ -103,7 +103,7 @@ func parseTrickle(args []string) (Cmd, error) {
 				case 'Q':
 					cur.Quick = true
 				default:
-					return nil, fmt.Errorf("trickle: bad switch %q", a)
+					return nil, fmt.Errorf("trickle: bad switch %s", Clip(a))
 				}
 			}
 		case src == "":
@@ -113,7 +113,7 @@ func parseTrickle(args []string) (Cmd, error) {
 			src = a
 		default:
 			if a == Local || a == FossilSource || strings.HasPrefix(a, "vac:") || checkEndpoint("trickle", a) != nil {
-				return nil, fmt.Errorf("trickle: bad destination %q", a)
+				return nil, fmt.Errorf("trickle: bad destination %s", Clip(a))
 			}
 			p := cur
 			p.Src, p.Dst = src, a
@@ -135,12 +135,12 @@ func checkSource(s string) error {
 	}
 	if strings.HasPrefix(s, "vac:") {
 		if _, err := venti.ParseScore(s); err != nil {
-			return fmt.Errorf("trickle: bad score %q", s)
+			return fmt.Errorf("trickle: bad score %s", Clip(s))
 		}
 		return nil
 	}
 	if err := checkEndpoint("trickle", s); err != nil {
-		return fmt.Errorf("trickle: bad source %q", s)
+		return fmt.Errorf("trickle: bad source %s", Clip(s))
 	}
 	return nil
 }
@@ -171,7 +171,7 @@ func parseSet(args []string) (Cmd, error) {
 		known = known || s.Name == args[0]
 	}
 	if !known {
-		return nil, fmt.Errorf("set: unknown setting %q", args[0])
+		return nil, fmt.Errorf("set: unknown setting %s", Clip(args[0]))
 	}
 	n, err := strconv.Atoi(args[1])
 	min := 0
@@ -179,7 +179,7 @@ func parseSet(args []string) (Cmd, error) {
 		min = 1
 	}
 	if err != nil || n < min || n > 1<<30 {
-		return nil, fmt.Errorf("set: bad %s %q", args[0], args[1])
+		return nil, fmt.Errorf("set: bad %s %s", args[0], Clip(args[1]))
 	}
 	return Set{args[0], n}, nil
 }
@@ -202,7 +202,7 @@ func ParseRate(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n < 0 || n > (1<<50)/mult {
-		return 0, fmt.Errorf("bad rate %q", s)
+		return 0, fmt.Errorf("bad rate %s", Clip(s))
 	}
 	return n * mult, nil
 }

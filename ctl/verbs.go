@@ -64,11 +64,12 @@ func (c Target) String() string {
 }
 
 // CheckName checks a target name: a single file name in /targets, not
-// "local", without blanks, and never like a dial string (no '!' or ':').
+// "local" or "fossil", of printable characters without blanks, quotes,
+// parentheses or '#', and never like a dial string (no '!' or ':').
 func CheckName(name string) error {
 	if name == "" || name == "." || name == ".." || name == Local || name == FossilSource || len(name) > 64 ||
-		strings.ContainsAny(name, "/ \t\n'()#!:") {
-		return fmt.Errorf("bad target name %q", name)
+		!printable(name) || strings.ContainsAny(name, "/'()#!:") {
+		return fmt.Errorf("bad target name %s", Clip(name))
 	}
 	return nil
 }
@@ -90,7 +91,7 @@ func parseTarget(args []string) (Cmd, error) {
 	if err := CheckName(args[0]); err != nil {
 		return nil, err
 	}
-	if _, _, err := venti.ParseDialString(args[1], "venti"); err != nil {
+	if err := checkAddr(args[1], "venti"); err != nil {
 		return nil, err
 	}
 	var rate int64
@@ -138,11 +139,19 @@ func parseSource(args []string) (Cmd, error) {
 	if len(args) < 2 {
 		return nil, usage(usageSource)
 	}
-	if _, _, err := venti.ParseDialString(args[0], "venti"); err != nil {
+	if err := checkAddr(args[0], "venti"); err != nil {
 		return nil, err
 	}
 	if h := vals['H']; h != "" {
-		if _, _, err := venti.ParseDialString(h, "http"); err != nil {
+		if err := checkAddr(h, "http"); err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(h, "unix!") {
+			return nil, fmt.Errorf("source: bad http address %s", Clip(h))
+		}
+	}
+	for _, p := range args[1:] {
+		if err := checkPartition("source", p); err != nil {
 			return nil, err
 		}
 	}
@@ -176,8 +185,8 @@ func parseVentiprog(args []string) (Cmd, error) {
 	}
 	for _, a := range args {
 		if CheckName(a) != nil {
-			if _, _, err := venti.ParseDialString(a, "venti"); err != nil {
-				return nil, fmt.Errorf("ventiprog: bad target %q", a)
+			if err := checkAddr(a, "venti"); err != nil {
+				return nil, fmt.Errorf("ventiprog: %w", err)
 			}
 		}
 	}
@@ -241,7 +250,7 @@ func parseCopy(args []string) (Cmd, error) {
 	c := Copy{Fast: set['f'], Src: args[0], Dst: args[1]}
 	if set['w'] {
 		if c.Window, err = strconv.Atoi(vals['w']); err != nil || c.Window <= 0 || c.Window > 256 {
-			return nil, fmt.Errorf("copy: bad window %q", vals['w'])
+			return nil, fmt.Errorf("copy: bad window %s", Clip(vals['w']))
 		}
 	}
 	for _, e := range []string{c.Src, c.Dst} {
@@ -294,13 +303,19 @@ func parseVerify(args []string) (Cmd, error) {
 	return c, nil
 }
 
+// checkAddr checks the dial string of a peer replfs dials (see
+// venti.CheckDial: a port, a host, a unix path only of a socket).
+func checkAddr(s, service string) error {
+	return venti.CheckDial(s, service)
+}
+
 // checkEndpoint accepts a target name, "local", or a dial string.
 func checkEndpoint(verb, s string) error {
 	if s == Local || CheckName(s) == nil {
 		return nil
 	}
-	if _, _, err := venti.ParseDialString(s, "venti"); err != nil {
-		return fmt.Errorf("%s: bad venti %q", verb, s)
+	if err := checkAddr(s, "venti"); err != nil {
+		return fmt.Errorf("%s: %w", verb, err)
 	}
 	return nil
 }
@@ -310,7 +325,7 @@ func parseScores(verb string, args []string) ([]venti.Score, error) {
 	for _, a := range args {
 		s, err := venti.ParseScore(a)
 		if err != nil {
-			return nil, fmt.Errorf("%s: bad score %q", verb, a)
+			return nil, fmt.Errorf("%s: bad score %s", verb, Clip(a))
 		}
 		out = append(out, s)
 	}

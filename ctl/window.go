@@ -45,24 +45,24 @@ func ParseWindow(tok string) (*Window, error) {
 		in, ok = strings.CutSuffix(in, ")")
 	}
 	if !ok {
-		return nil, fmt.Errorf("window %q: not in parentheses", tok)
+		return nil, fmt.Errorf("window %s: not in parentheses", Clip(tok))
 	}
 	a, b, ok := strings.Cut(in, "..")
 	if !ok {
-		return nil, fmt.Errorf("window %q: no \"..\"", tok)
+		return nil, fmt.Errorf("window %s: no \"..\"", Clip(tok))
 	}
 	s, err := parsePoint(a)
 	if err != nil {
-		return nil, fmt.Errorf("window %q: %v", tok, err)
+		return nil, fmt.Errorf("window %s: %v", Clip(tok), err)
 	}
 	e, err := parsePoint(b)
 	if err != nil {
-		return nil, fmt.Errorf("window %q: %v", tok, err)
+		return nil, fmt.Errorf("window %s: %v", Clip(tok), err)
 	}
 	w := &Window{text: "(" + strings.Join(strings.Fields(a), " ") + " .. " + strings.Join(strings.Fields(b), " ") + ")"}
 	switch {
 	case s.day < 0 && e.day >= 0:
-		return nil, fmt.Errorf("window %q: the end has a day and the start none", tok)
+		return nil, fmt.Errorf("window %s: the end has a day and the start none", Clip(tok))
 	case s.day >= 0:
 		w.weekly = true
 		w.start = s.day*day + max(s.min, 0)
@@ -93,7 +93,7 @@ func parsePoint(s string) (point, error) {
 		return p, fmt.Errorf("missing time")
 	}
 	if len(words) > 2 {
-		return p, fmt.Errorf("bad word %q", words[2])
+		return p, fmt.Errorf("bad word %s", Clip(words[2]))
 	}
 	for i, w := range words {
 		if d := dayOf(w); d >= 0 && i == 0 {
@@ -105,7 +105,7 @@ func parsePoint(s string) (point, error) {
 			return p, err
 		}
 		if p.min >= 0 {
-			return p, fmt.Errorf("bad word %q", w)
+			return p, fmt.Errorf("bad word %s", Clip(w))
 		}
 		p.min = m
 	}
@@ -134,7 +134,7 @@ func minutesOf(w string) (int, error) {
 	mm, err2 := strconv.Atoi(m)
 	if !ok || err1 != nil || err2 != nil || len(h) < 1 || len(h) > 2 || len(m) != 2 ||
 		hh < 0 || hh > 23 || mm < 0 || mm > 59 {
-		return 0, fmt.Errorf("bad word %q", w)
+		return 0, fmt.Errorf("bad word %s", Clip(w))
 	}
 	return hh*60 + mm, nil
 }

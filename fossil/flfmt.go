@@ -30,7 +30,9 @@ var ErrInUse = errors.New("partition has a fossil header (in use?); force to for
 // 1, and a superblock whose qid comes from the archive's root metadata
 // and whose last archive is the zero score. The config block at 127 KiB
 // is left alone. Everything else is read from venti on demand once
-// fossil runs. The score must be a fossil archive root.
+// fossil runs. The score must be a fossil archive root. A file that is
+// not a fossil partition is refused unless it holds only zeros where
+// the format writes (see CheckFormat).
 func FormatV(ctx context.Context, path string, r venti.BlockReader, score venti.Score, opts FormatOptions) error {
 	if opts.BlockSize == 0 {
 		opts.BlockSize = 8192
@@ -54,6 +56,9 @@ func FormatV(ctx context.Context, path string, r venti.BlockReader, score venti.
 	hb := make([]byte, bs)
 	if _, err := f.ReadAt(hb, HeaderOffset); err != nil {
 		return fmt.Errorf("flfmt %s: could not read fs header block: %w", path, err)
+	}
+	if err := checkFormat(f, st.Size(), path, bs); err != nil {
+		return err
 	}
 	if _, err := unpackHeader(hb); err == nil && !opts.Force {
 		return fmt.Errorf("flfmt %s: %w", path, ErrInUse)

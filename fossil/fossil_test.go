@@ -127,3 +127,73 @@ func TestFormatVFixture(t *testing.T) {
 		t.Errorf("missing root: %v", err)
 	}
 }
+
+// TestFormatRefuses: flfmt -v formats only a fossil partition or a file
+// of zeros where it writes; anything else is refused, named, and left
+// as it was, however the archive would have read.
+func TestFormatRefuses(t *testing.T) {
+	store := fixtureVenti(t)
+	score, _ := venti.ParseScore("0842818bc4e6acc5ed5ca517cb45cb760844e9ed")
+	dir := t.TempDir()
+	text := []byte(strings.Repeat("All work and no play makes Jack a dull boy.\n", 2<<20/44))
+	data := make([]byte, 2<<20)
+	for i := range data {
+		data[i] = byte(i*7 + i>>9)
+	}
+	early := make([]byte, 2<<20) // text only before the fossil's regions
+	copy(early, text[:100<<10])
+	arenas := ventitest.CopyFixture(t, "venti", "arenas.part", filepath.Join(dir, "arenas.part"))
+	small := filepath.Join(dir, "small.part") // a 2 MiB arena partition: blank where flfmt writes
+	os.WriteFile(small, nil, 0600)
+	os.Truncate(small, 2<<20)
+	if _, err := arena.Format(small, arena.FormatOptions{ArenaSize: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		content []byte
+		path    string
+		holds   string
+	}{
+		{"text", text, "", "text"},
+		{"data", data, "", "data"},
+		{"arenas", nil, arenas, "a venti arena partition"},
+		{"small arenas", nil, small, "a venti arena partition"},
+		{"early text", early, "", ""},
+		{"zeros", make([]byte, 2<<20), "", ""},
+	} {
+		part := tt.path
+		if part == "" {
+			part = filepath.Join(dir, tt.name)
+			os.WriteFile(part, tt.content, 0600)
+		}
+		before, _ := os.ReadFile(part)
+		err := CheckFormat(part, 0)
+		if tt.holds == "" {
+			if err != nil {
+				t.Errorf("%s: CheckFormat: %v", tt.name, err)
+			}
+			continue
+		}
+		want := part + ": not a fossil partition (holds " + tt.holds + ")"
+		if err == nil || err.Error() != want || !errors.Is(err, ErrNotFossil) {
+			t.Errorf("%s: CheckFormat: %v, want %s", tt.name, err, want)
+		}
+		if err := FormatV(context.Background(), part, store, score, FormatOptions{Force: true}); err == nil || err.Error() != want {
+			t.Errorf("%s: FormatV: %v, want %s", tt.name, err, want)
+		}
+		if _, _, err := ReadSuper(part); err == nil || err.Error() != want {
+			t.Errorf("%s: ReadSuper: %v, want %s", tt.name, err, want)
+		}
+		if after, _ := os.ReadFile(part); !bytes.Equal(before, after) {
+			t.Errorf("%s: changed", tt.name)
+		}
+	}
+	// A fossil partition passes, and a file of zeros formats.
+	if err := CheckFormat(filepath.Join(ventitest.Fixtures(t, "fossil"), "fossil.part"), 0); err != nil {
+		t.Errorf("fossil partition: %v", err)
+	}
+	if err := FormatV(context.Background(), filepath.Join(dir, "zeros"), store, score, FormatOptions{}); err != nil {
+		t.Errorf("zeros: %v", err)
+	}
+}

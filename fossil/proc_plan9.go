@@ -13,7 +13,11 @@ import (
 )
 
 // FindProgram returns the fossil binary: /bin/fossil/fossil.
-func FindProgram() (string, error) { return "/bin/fossil/fossil", nil }
+func FindProgram() (string, error) { return DefaultProgram(os.Getenv), nil }
+
+// DefaultProgram returns the fossil binary replfs runs unless told
+// otherwise: /bin/fossil/fossil.
+func DefaultProgram(getenv func(string) string) string { return "/bin/fossil/fossil" }
 
 const havePty = false
 

@@ -19,14 +19,23 @@ import (
 // $PLAN9/bin/fossil/fossil. (A "fossil" found on $PATH is often the
 // unrelated fossil-scm, so it is not guessed at.)
 func FindProgram() (string, error) {
-	if p := os.Getenv("PLAN9"); p != "" {
-		f := filepath.Join(p, "bin", "fossil", "fossil")
-		if _, err := os.Stat(f); err == nil {
-			return f, nil
-		}
+	f := DefaultProgram(os.Getenv)
+	if f == "" {
+		return "", errors.New("no fossil program: $PLAN9 is not set")
+	}
+	if _, err := os.Stat(f); err != nil {
 		return "", fmt.Errorf("no fossil program: %s does not exist", f)
 	}
-	return "", errors.New("no fossil program: $PLAN9 is not set; configure one with fossil -p")
+	return f, nil
+}
+
+// DefaultProgram returns the fossil binary replfs runs unless told
+// otherwise: $PLAN9/bin/fossil/fossil, "" without $PLAN9.
+func DefaultProgram(getenv func(string) string) string {
+	if p := getenv("PLAN9"); p != "" {
+		return filepath.Join(p, "bin", "fossil", "fossil")
+	}
+	return ""
 }
 
 // Start starts fossil on a pseudo-terminal, the only console plan9port's

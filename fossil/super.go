@@ -61,9 +61,6 @@ type Header struct {
 	End       uint32
 }
 
-// ErrNotFossil means the partition has no fossil header.
-var ErrNotFossil = errors.New("not a fossil partition: bad header magic")
-
 func unpackHeader(b []byte) (Header, error) {
 	var h Header
 	if len(b) < 24 {
@@ -173,6 +170,9 @@ func readSuper(f io.ReaderAt, path string) (Header, Super, error) {
 		return Header{}, Super{}, fmt.Errorf("%s: read header: %w", path, err)
 	}
 	h, err := unpackHeader(b)
+	if errors.Is(err, ErrNotFossil) {
+		return h, Super{}, notFossil(f, path)
+	}
 	if err != nil {
 		return h, Super{}, fmt.Errorf("%s: %w", path, err)
 	}

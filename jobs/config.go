@@ -75,6 +75,29 @@ func parse(text string) (config, error) {
 	return c.apply(cmds)
 }
 
+// parseSaved is parse for the saved file at start: a line that does not
+// parse, is not configuration, or does not apply to what the lines
+// before it made is reported and skipped, so one bad line (hand-edited,
+// or saved by an older replfs that checked less) never keeps replfs
+// from starting.
+func parseSaved(text string) (config, []error) {
+	c := newConfig()
+	cmds, errs := ctl.ParseSaved(text)
+	for _, cmd := range cmds {
+		if verbs[cmd.Verb()].config == nil {
+			errs = append(errs, fmt.Errorf("%s is not a configuration message", cmd.Verb()))
+			continue
+		}
+		n, err := c.apply([]ctl.Cmd{cmd})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c = n
+	}
+	return c, errs
+}
+
 // apply returns the configuration the messages of one write make of c,
 // checking them in order against what the earlier ones leave: a
 // message that names a target that is not there, or removes one, fails
@@ -192,9 +215,6 @@ func ConfiguredSource(stateDir string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	c, err := parse(string(b))
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", path, err)
-	}
+	c, _ := parseSaved(string(b)) // New reports the bad lines
 	return c.source != nil, nil
 }

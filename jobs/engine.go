@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,11 @@ type Options struct {
 	// Embedded is the source when none is configured: replfs's own
 	// venti. Nil means there is none.
 	Embedded *Source
+	// Fossils are the fossil programs fossilstart may run, given when
+	// replfs starts (its -F, default $PLAN9/bin/fossil/fossil): the
+	// first is the default, and ctl's fossil -p may only choose among
+	// them, so no client names a program for replfs to run.
+	Fossils []string
 	Logf     func(format string, args ...any) // nil discards
 	Now      func() time.Time                 // nil means time.Now
 	// Peers authenticates cpsys's tls! connections to other replfs
@@ -91,6 +97,7 @@ type Engine struct {
 	jobs    []*job             // in order of id
 	nextID  int
 	procs   map[string]*fosProc // fossils replfs started, by partition
+	corrupt []string            // corrupt source clumps found, for /status
 	closed  bool
 }
 
@@ -102,6 +109,10 @@ var errShutdown = errors.New("replfs shutting down")
 func New(opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	opts.Fossils = slices.Clone(opts.Fossils)
+	for i, p := range opts.Fossils {
+		opts.Fossils[i] = filepath.Clean(p)
 	}
 	if err := os.MkdirAll(filepath.Join(opts.StateDir, "targets"), 0700); err != nil {
 		return nil, err
@@ -119,10 +130,16 @@ func New(opts Options) (*Engine, error) {
 		scores.Close()
 		return nil, err
 	}
-	cfg, err := parse(string(b))
-	if err != nil {
-		scores.Close()
-		return nil, fmt.Errorf("%s: %w", e.configFile(), err)
+	cfg, errs := parseSaved(string(b))
+	for _, err := range errs {
+		e.logf("%s: %v; skipped", e.configFile(), err)
+		e.event("%s: %v; skipped", e.configFile(), err)
+	}
+	if cfg.fossil != nil {
+		if err := e.checkProgram(cfg.fossil.Program); err != nil {
+			e.logf("%s: %v; fossilstart refuses it", e.configFile(), err)
+			e.event("%s: %v; fossilstart refuses it", e.configFile(), err)
+		}
 	}
 	fresh := e.newTargets(cfg)
 	e.mu.Lock()

@@ -2,20 +2,24 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"replfs/venti/arena"
 	"replfs/venti/ventitest"
 )
 
 // newEngine returns an engine whose embedded source is the fixture
-// partition (read only: flushing is a no-op).
-func newEngine(t *testing.T, state string) *Engine {
+// partition (read only: flushing is a no-op), started with the fossil
+// programs given.
+func newEngine(t *testing.T, state string, fossils ...string) *Engine {
 	t.Helper()
-	return newEngineOpts(t, Options{StateDir: state})
+	return newEngineOpts(t, Options{StateDir: state, Fossils: fossils})
 }
 
 // newEngineOpts is newEngine with options; the embedded source is set.
@@ -223,5 +227,91 @@ func TestJobCutShort(t *testing.T) {
 	e.Exec(context.Background(), "verify tcp!127.0.0.1!1 vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab")
 	if ids := e.Jobs(); ids[len(ids)-1] != 8 {
 		t.Errorf("jobs %v", ids)
+	}
+}
+
+// TestBadSavedName: a configuration saved with a target name ctl now
+// refuses (a NUL in it) is reported and skipped at start; the rest of
+// it, the source included, still holds.
+func TestBadSavedName(t *testing.T) {
+	state := t.TempDir()
+	conf := "source tcp!127.0.0.1!2 /nonexistent/arenas\ntarget 'a\x00b' tcp!127.0.0.1!1\ntarget good tcp!127.0.0.1!3\n"
+	if err := os.WriteFile(filepath.Join(state, "config"), []byte(conf), 0600); err != nil {
+		t.Fatal(err)
+	}
+	var logged []string
+	e, err := New(Options{StateDir: state, Logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if got := e.Targets(); len(got) != 1 || got[0] != "good" {
+		t.Errorf("targets %q", got)
+	}
+	if !strings.HasPrefix(e.CtlText(), "source tcp!127.0.0.1!2 /nonexistent/arenas\n") {
+		t.Errorf("ctl:\n%s", e.CtlText())
+	}
+	if len(logged) != 1 || !strings.Contains(logged[0], `config line 2: bad target name "a\x00b"; skipped`) {
+		t.Errorf("logged %q", logged)
+	}
+	if has, err := ConfiguredSource(state); !has || err != nil {
+		t.Errorf("ConfiguredSource: %v %v", has, err)
+	}
+}
+
+// damagedSource returns a copy of the fixture partition whose arenas01
+// has its first clump's data damaged.
+func damagedSource(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "arenas.part")
+	ventitest.CopyFixture(t, "venti", "arenas.part", path)
+	p, err := arena.OpenPartition(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := p.Arenas[1].Base() + arena.ClumpSize + 16
+	p.Close()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("XXXXXXXX"), off); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestCorruptSource: a corrupt source clump is skipped, and everyone is
+// told: the job is done with warnings and a corrupt result, the target's
+// lasterror and /status name the arena and offset.
+func TestCorruptSource(t *testing.T) {
+	e, err := New(Options{StateDir: t.TempDir(), Embedded: &Source{Addr: "tcp!127.0.0.1!1",
+		Partitions: []string{damagedSource(t)}, Flush: func(context.Context) error { return nil }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	a, store := ventitest.NewServer(t)
+	if err := e.Exec(context.Background(), "target one "+a); err != nil {
+		t.Fatal(err)
+	}
+	st := run(t, e, "ventiprog", Done)
+	const where = "arena arenas01: clump 0x0 has mismatched score"
+	for _, w := range []string{"warnings 1\n", "result corrupt one: 1 clump skipped, first " + where,
+		"result one: arenas 2 clumps 940 "} {
+		if !strings.Contains(st, w) {
+			t.Errorf("job status lacks %q:\n%s", w, st)
+		}
+	}
+	if store.Len() != 940 {
+		t.Errorf("target has %d blocks", store.Len())
+	}
+	ts, _ := e.TargetStatus("one")
+	if !strings.Contains(ts, "state idle\n") || !regexp.MustCompile(`\nlasterror \S+ source corrupt: 1 clump skipped, first `+where).MatchString(ts) {
+		t.Errorf("target status:\n%s", ts)
+	}
+	if s := e.Status(); !strings.Contains(s, "\ncorrupt "+where) {
+		t.Errorf("/status:\n%s", s)
 	}
 }

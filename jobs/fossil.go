@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -199,6 +202,11 @@ func (e *Engine) fossilize(ctx context.Context, j *job, c ctl.Fossilize) error {
 	if last == venti.ZeroScore {
 		return fmt.Errorf("fossilize: no archive yet on %s", part)
 	}
+	if r, ok := e.newest(part); ok && r.Score == last {
+		j.addInfo("note already recorded")
+		j.addResult(r.String())
+		return nil
+	}
 	addr, err := e.fossilVenti("")
 	if err != nil {
 		return fmt.Errorf("fossilize: %w", err)
@@ -360,8 +368,12 @@ func (e *Engine) fossilstart(ctx context.Context, j *job, c ctl.Fossilstart) err
 	if err != nil {
 		return fmt.Errorf("fossilstart: %w", err)
 	}
+	prog, err := e.program(cfg.Program)
+	if err != nil {
+		return fmt.Errorf("fossilstart: %w", err)
+	}
 	fp := &fosProc{opts: fossil.StartOptions{
-		Program:   cfg.Program,
+		Program:   prog,
 		Partition: part,
 		UseConfig: c.UseConfig || cfg.UseConfig,
 		Venti:     addr,
@@ -377,11 +389,38 @@ func (e *Engine) fossilstart(ctx context.Context, j *job, c ctl.Fossilstart) err
 	return nil
 }
 
+// checkProgram refuses a fossil program ("" is the default) that is
+// not one of those replfs was started with.
+func (e *Engine) checkProgram(prog string) error {
+	if prog != "" && !slices.Contains(e.opts.Fossils, filepath.Clean(prog)) {
+		return fmt.Errorf("program %s is not one replfs was started with (-F)", ctl.Clip(prog))
+	}
+	return nil
+}
+
+// program returns the fossil program to run for the configured one:
+// that one if replfs was started with it, else the first.
+func (e *Engine) program(prog string) (string, error) {
+	if err := e.checkProgram(prog); err != nil {
+		return "", err
+	}
+	if prog != "" {
+		return filepath.Clean(prog), nil
+	}
+	if len(e.opts.Fossils) == 0 {
+		return "", errors.New("no fossil program: start replfs with -F program")
+	}
+	return e.opts.Fossils[0], nil
+}
+
 // startFossil starts fp's fossil on its partition and keeps it.
 func (e *Engine) startFossil(ctx context.Context, j *job, fp *fosProc) error {
 	part := fp.opts.Partition
 	if p := e.running(part); p != nil {
 		return fmt.Errorf("a fossil already runs on %s (pid %d)", part, p.proc.Pid)
+	}
+	if err := e.ownFile(part); err != nil {
+		return err
 	}
 	if _, _, err := fossil.ReadSuper(part); err != nil {
 		return err
@@ -413,6 +452,48 @@ func (e *Engine) startFossil(ctx context.Context, j *job, fp *fosProc) error {
 	e.mu.Unlock()
 	j.addResult(fmt.Sprintf("fossil on %s pid %d venti %s", part, p.Pid, fp.opts.Venti))
 	e.event("fossil started on %s, pid %d", part, p.Pid)
+	return nil
+}
+
+// ownFile refuses a partition that is a file replfs itself uses: a
+// source arena partition (the embedded venti's or the configured
+// source's) or anything in the state directory (the configuration, the
+// cursors, the root score log). Holders does not see replfs's own open
+// files, and a name proves nothing: files are compared by device and
+// inode.
+func (e *Engine) ownFile(part string) error {
+	st, err := os.Stat(part)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	var srcs []string
+	if e.opts.Embedded != nil {
+		srcs = append(srcs, e.opts.Embedded.Partitions...)
+	}
+	if e.cfg.source != nil {
+		srcs = append(srcs, e.cfg.source.Partitions...)
+	}
+	e.mu.Unlock()
+	for _, p := range srcs {
+		if pst, err := os.Stat(p); err == nil && os.SameFile(st, pst) {
+			return fmt.Errorf("%s: replfs's source arena partition (%s)", part, p)
+		}
+	}
+	var own string
+	filepath.WalkDir(e.opts.StateDir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if pst, err := os.Stat(p); err == nil && os.SameFile(st, pst) {
+			own = p
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	if own != "" {
+		return fmt.Errorf("%s: replfs's own file (%s)", part, own)
+	}
 	return nil
 }
 
@@ -472,6 +553,12 @@ func (e *Engine) fosreset(ctx context.Context, j *job, c ctl.Fosreset) error {
 	if err != nil {
 		return fmt.Errorf("fosreset: %w", err)
 	}
+	if err := e.ownFile(part); err != nil {
+		return fmt.Errorf("fosreset: %w", err)
+	}
+	if err := fossil.CheckFormat(part, 0); err != nil {
+		return fmt.Errorf("fosreset: %w", err)
+	}
 	if _, _, err := fossil.ReadSuper(part); err != nil && !errors.Is(err, fossil.ErrNotFossil) {
 		return fmt.Errorf("fosreset: %w", err)
 	}
@@ -488,7 +575,7 @@ func (e *Engine) fosreset(ctx context.Context, j *job, c ctl.Fosreset) error {
 	// What is being replaced is recorded first, as cpsys's fossilize
 	// did, unless the log already ends with it.
 	if last, err := fossil.Last(part); err == nil && last != venti.ZeroScore && last != c.Score {
-		if !e.lastRecorded(last, part) {
+		if r, ok := e.newest(part); !ok || r.Score != last {
 			old, _ := e.fossilVenti("")
 			line, err := e.record(last, part, old)
 			if err != nil {
@@ -529,15 +616,16 @@ func (e *Engine) fosreset(ctx context.Context, j *job, c ctl.Fosreset) error {
 	return nil
 }
 
-// lastRecorded reports whether the newest record for part is score.
-func (e *Engine) lastRecorded(score venti.Score, part string) bool {
+// newest returns the newest record for part, if any: fossilize and
+// fosreset do not record a root again that the log already ends with.
+func (e *Engine) newest(part string) (rootscor.Record, bool) {
 	recs := e.scores.Records()
 	for i := len(recs) - 1; i >= 0; i-- {
 		if partKey(recs[i].Partition) == partKey(part) {
-			return recs[i].Score == score
+			return recs[i], true
 		}
 	}
-	return false
+	return rootscor.Record{}, false
 }
 
 // stopFossils halts and ends the fossils replfs started, when it stops.

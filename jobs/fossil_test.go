@@ -3,6 +3,7 @@ package jobs
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,7 +76,7 @@ func TestFossilVerbs(t *testing.T) {
 	t.Setenv("FAKEFOSSIL_ARCHIVE", archive2)
 	t.Setenv("FAKEFOSSIL_DELAY", "300ms")
 	addr := fixtureVenti(t)
-	e := newEngine(t, filepath.Join(dir, "state"))
+	e := newEngine(t, filepath.Join(dir, "state"), prog)
 	ctx := context.Background()
 
 	if _, err := e.ExecJobs(ctx, "fossilize"); err != nil {
@@ -121,7 +122,7 @@ func TestFossilVerbs(t *testing.T) {
 		t.Errorf("fossilize:\n%s", st)
 	}
 	recs := e.scores.Records()
-	if len(recs) != 2 || recs[0].Score.String() != archive2 || recs[1].Score != recs[0].Score || recs[0].Fsname != "fs1" {
+	if len(recs) != 1 || recs[0].Score.String() != archive2 || recs[0].Fsname != "fs1" {
 		t.Errorf("rootscor:\n%s", e.RootScor())
 	}
 
@@ -157,7 +158,7 @@ func TestFossilVerbs(t *testing.T) {
 	if e.running(part) == nil {
 		t.Errorf("fossil not restarted")
 	}
-	if len(e.scores.Records()) != 2 {
+	if len(e.scores.Records()) != 1 {
 		t.Errorf("fosreset recorded the old root again:\n%s", e.RootScor())
 	}
 
@@ -181,7 +182,7 @@ func TestSnapTimeout(t *testing.T) {
 	part := filepath.Join(dir, "fossil.part")
 	ventitest.CopyFixture(t, "fossil", "fossil-v.part", part)
 	t.Setenv("FAKEFOSSIL_ARCHIVE", "")
-	e := newEngine(t, filepath.Join(dir, "state"))
+	e := newEngine(t, filepath.Join(dir, "state"), prog)
 	if err := e.Exec(context.Background(), "fossil -p "+prog+" -h tcp!127.0.0.1!1 "+part+"\nfossilstart"); err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +209,7 @@ func TestTrickleFossil(t *testing.T) {
 	t.Setenv("FAKEFOSSIL_DELAY", "100ms")
 	fx := fixtureVenti(t)
 	backup, store := ventitest.NewServer(t)
-	e := newEngine(t, filepath.Join(dir, "state"))
+	e := newEngine(t, filepath.Join(dir, "state"), prog)
 	if err := e.Exec(context.Background(), "target fx "+fx+"\ntarget backup "+backup+"\nfossil -p "+prog+" -h fx "+part); err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +263,7 @@ func TestSnapFossilDies(t *testing.T) {
 	part := filepath.Join(dir, "fossil.part")
 	ventitest.CopyFixture(t, "fossil", "fossil-v.part", part)
 	t.Setenv("FAKEFOSSIL_ARCHIVE", "")
-	e := newEngine(t, filepath.Join(dir, "state"))
+	e := newEngine(t, filepath.Join(dir, "state"), prog)
 	if err := e.Exec(context.Background(), "fossil -p "+prog+" -h tcp!127.0.0.1!1 "+part); err != nil {
 		t.Fatal(err)
 	}
@@ -304,5 +305,150 @@ func TestFsnameFromOptions(t *testing.T) {
 	}
 	if st := run(t, e, "fossilize", Done); !strings.Contains(st, " tcp!127.0.0.1!1 alpha ") {
 		t.Errorf("fossilize:\n%s", st)
+	}
+}
+
+// TestFossilizeUnchanged: fossilize of an archive the log already ends
+// with (for that partition) appends nothing and says so.
+func TestFossilizeUnchanged(t *testing.T) {
+	dir := t.TempDir()
+	part := filepath.Join(dir, "fossil.part")
+	other := filepath.Join(dir, "other.part")
+	ventitest.CopyFixture(t, "fossil", "fossil.part", part) // last: archive2
+	ventitest.CopyFixture(t, "fossil", "fossil.part", other)
+	e := newEngine(t, filepath.Join(dir, "state"))
+	if err := e.Exec(context.Background(), "fossil -h tcp!127.0.0.1!1 -n fs "+part); err != nil {
+		t.Fatal(err)
+	}
+	first := run(t, e, "fossilize", Done)
+	for range 3 {
+		st := run(t, e, "fossilize", Done)
+		if !strings.Contains(st, "result vac:"+archive2+" "+part+" ") || !strings.Contains(st, "note already recorded\n") {
+			t.Errorf("fossilize again:\n%s", st)
+		}
+	}
+	if strings.Contains(first, "note already recorded") {
+		t.Errorf("first fossilize:\n%s", first)
+	}
+	run(t, e, "fossilize "+other, Done) // another partition's newest is its own
+	if recs := e.scores.Records(); len(recs) != 2 || recs[1].Partition != other {
+		t.Errorf("rootscor:\n%s", e.RootScor())
+	}
+}
+
+// TestFossilRefusesFiles: fosreset and fossilstart touch only fossil
+// partitions (or, to format, zeros), and never a file replfs itself
+// uses, by whatever name.
+func TestFossilRefusesFiles(t *testing.T) {
+	prog := fossiltest.FakeFossil(t)
+	dir := t.TempDir()
+	addr := fixtureVenti(t)
+	text := filepath.Join(dir, "notes.txt")
+	os.WriteFile(text, []byte(strings.Repeat("a line of someone's notes\n", 2<<20/26)), 0600)
+	// The embedded source's partition: zeros, so only being replfs's
+	// own refuses it.
+	src := filepath.Join(dir, "arenas")
+	os.WriteFile(src, make([]byte, 2<<20), 0600)
+	state := filepath.Join(dir, "state")
+	e, err := New(Options{StateDir: state, Embedded: &Source{Addr: "tcp!127.0.0.1!1", Partitions: []string{src},
+		Flush: func(context.Context) error { return nil }}, Fossils: []string{prog}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.Exec(context.Background(), "fossil -p "+prog+" -h "+addr+" "+text); err != nil {
+		t.Fatal(err)
+	}
+	srcLink := filepath.Join(dir, "innocent")
+	if err := os.Link(src, srcLink); err != nil {
+		t.Fatal(err)
+	}
+	stateFile := filepath.Join(dir, "config-link")
+	if err := os.Link(filepath.Join(state, "config"), stateFile); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string][]byte{}
+	for _, f := range []string{text, src, filepath.Join(state, "config")} {
+		before[f], _ = os.ReadFile(f)
+	}
+	for _, tt := range []struct{ line, err string }{
+		{"fosreset vac:" + archive1, "error fosreset: " + text + ": not a fossil partition (holds text)\n"},
+		{"fosreset vac:" + archive1 + " " + srcLink + " " + addr, "error fosreset: " + srcLink + ": replfs's source arena partition (" + src + ")\n"},
+		{"fosreset vac:" + archive1 + " " + stateFile + " " + addr, "error fosreset: " + stateFile + ": replfs's own file (" + filepath.Join(state, "config") + ")\n"},
+		{"fossilstart", "error fossilstart: " + text + ": not a fossil partition (holds text)\n"},
+		{"fossilstart " + srcLink, "error fossilstart: " + srcLink + ": replfs's source arena partition (" + src + ")\n"},
+	} {
+		if st := run(t, e, tt.line, Failed); !strings.HasSuffix(st, tt.err) {
+			t.Errorf("%s:\n%s\nwant %s", tt.line, st, tt.err)
+		}
+	}
+	for f, b := range before {
+		if after, _ := os.ReadFile(f); !bytes.Equal(b, after) {
+			t.Errorf("%s changed", f)
+		}
+	}
+}
+
+// TestFossilProgram: the fossil program comes from replfs's start
+// (Options.Fossils); ctl may choose among those, never name another.
+func TestFossilProgram(t *testing.T) {
+	prog := fossiltest.FakeFossil(t)
+	dir := t.TempDir()
+	part := filepath.Join(dir, "fossil.part")
+	ventitest.CopyFixture(t, "fossil", "fossil-v.part", part)
+	marker := filepath.Join(dir, "ran")
+	evil := filepath.Join(dir, "evil.sh")
+	os.WriteFile(evil, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0700)
+	state := filepath.Join(dir, "state")
+	newE := func(fossils ...string) (*Engine, []string) {
+		var logged []string
+		e, err := New(Options{StateDir: state, Fossils: fossils,
+			Logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		return e, logged
+	}
+	e, _ := newE(prog)
+	ctx := context.Background()
+	want := `fossil: program "` + evil + `" is not one replfs was started with (-F)`
+	if err := e.Exec(ctx, "fossil -p "+evil+" -h tcp!127.0.0.1!1 "+part); err == nil || err.Error() != want {
+		t.Errorf("fossil -p evil: %v", err)
+	}
+	if e.CtlText() != "" {
+		t.Errorf("ctl:\n%s", e.CtlText())
+	}
+	// The default is the first program; naming it is fine too.
+	for _, line := range []string{"fossil -h tcp!127.0.0.1!1 " + part, "fossil -p " + prog + " -h tcp!127.0.0.1!1 " + part} {
+		if err := e.Exec(ctx, line); err != nil {
+			t.Fatal(err)
+		}
+		if st := run(t, e, "fossilstart", Done); !strings.Contains(st, "result fossil on "+part+" pid ") {
+			t.Errorf("fossilstart:\n%s", st)
+		}
+		run(t, e, "foshalt", Done)
+	}
+	e.Close()
+
+	// A configuration saved naming another program (by an older replfs)
+	// is reported at start, and fossilstart refuses it.
+	os.WriteFile(filepath.Join(state, "config"), []byte("fossil -p "+evil+" -h tcp!127.0.0.1!1 "+part+"\n"), 0600)
+	e, logged := newE(prog)
+	if len(logged) != 1 || !strings.Contains(logged[0], `program "`+evil+`" is not one replfs was started with (-F); fossilstart refuses it`) {
+		t.Errorf("logged %q", logged)
+	}
+	if st := run(t, e, "fossilstart", Failed); !strings.HasSuffix(st, "error fossilstart: "+want[len("fossil: "):]+"\n") {
+		t.Errorf("fossilstart of a saved evil program:\n%s", st)
+	}
+	e.Close()
+	// With no program at all, fossilstart says how to give one.
+	os.WriteFile(filepath.Join(state, "config"), []byte("fossil -h tcp!127.0.0.1!1 "+part+"\n"), 0600)
+	e, _ = newE()
+	if st := run(t, e, "fossilstart", Failed); !strings.HasSuffix(st, "error fossilstart: no fossil program: start replfs with -F program\n") {
+		t.Errorf("fossilstart with no program:\n%s", st)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the ctl-named program ran")
 	}
 }

@@ -123,6 +123,15 @@ func (j *job) addResult(line string) {
 	j.mu.Unlock()
 }
 
+// addWarning adds a result line that is a warning: the job may still
+// be done, but someone must look.
+func (j *job) addWarning(line string) {
+	j.mu.Lock()
+	j.rec.Results = append(j.rec.Results, flat(line))
+	j.rec.Warnings++
+	j.mu.Unlock()
+}
+
 func (j *job) addInfo(line string) {
 	j.mu.Lock()
 	j.rec.Info = append(j.rec.Info, flat(line))

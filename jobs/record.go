@@ -32,30 +32,31 @@ import (
 // Before version 1 (up to 2026-12) a job's file was its status text
 // and N.report its report; readV0 reads those.
 type record struct {
-	Version int       `json:"version"`
-	ID      int       `json:"id"`
-	Verb    string    `json:"verb"`
-	Args    []string  `json:"args,omitempty"`
-	State   string    `json:"state"`
-	Created time.Time `json:"created,omitzero"`
-	Started time.Time `json:"started,omitzero"`
-	Ended   time.Time `json:"ended,omitzero"`
-	Clumps  int64     `json:"clumps,omitempty"`
-	Bytes   int64     `json:"bytes,omitempty"`
-	Blocks  int64     `json:"blocks,omitempty"` // copy, verify: tree blocks done
-	Rate    int64     `json:"rate,omitempty"`   // bytes a second, once ended
-	Phase   string    `json:"phase,omitempty"`  // what it is doing now
-	Window  string    `json:"window,omitempty"` // trickle: the window it keeps to
-	Next    time.Time `json:"next,omitzero"`
-	Runs    int       `json:"runs,omitempty"` // trickle: runs started
-	LastRun time.Time `json:"lastrun,omitzero"`
-	LastErr string    `json:"lasterror,omitempty"` // trickle: the error being retried
-	Info    []string  `json:"info,omitempty"`      // "key value" lines a job adds
-	Results []string  `json:"results,omitempty"`   // one line per target or root
-	Report  []string  `json:"report,omitempty"`
-	Err     string    `json:"error,omitempty"`
-	Stop    string    `json:"stop,omitempty"`
-	Resumed int       `json:"resumed,omitempty"`
+	Version  int       `json:"version"`
+	ID       int       `json:"id"`
+	Verb     string    `json:"verb"`
+	Args     []string  `json:"args,omitempty"`
+	State    string    `json:"state"`
+	Created  time.Time `json:"created,omitzero"`
+	Started  time.Time `json:"started,omitzero"`
+	Ended    time.Time `json:"ended,omitzero"`
+	Clumps   int64     `json:"clumps,omitempty"`
+	Bytes    int64     `json:"bytes,omitempty"`
+	Blocks   int64     `json:"blocks,omitempty"` // copy, verify: tree blocks done
+	Rate     int64     `json:"rate,omitempty"`   // bytes a second, once ended
+	Phase    string    `json:"phase,omitempty"`  // what it is doing now
+	Window   string    `json:"window,omitempty"` // trickle: the window it keeps to
+	Next     time.Time `json:"next,omitzero"`
+	Runs     int       `json:"runs,omitempty"` // trickle: runs started
+	LastRun  time.Time `json:"lastrun,omitzero"`
+	LastErr  string    `json:"lasterror,omitempty"` // trickle: the error being retried
+	Info     []string  `json:"info,omitempty"`      // "key value" lines a job adds
+	Results  []string  `json:"results,omitempty"`   // one line per target or root
+	Warnings int       `json:"warnings,omitempty"`  // results that are warnings (corrupt source clumps)
+	Report   []string  `json:"report,omitempty"`
+	Err      string    `json:"error,omitempty"`
+	Stop     string    `json:"stop,omitempty"`
+	Resumed  int       `json:"resumed,omitempty"`
 }
 
 // recordVersion is the version packRecord writes.
@@ -236,6 +237,9 @@ func (r record) render(now time.Time) string {
 	if r.LastErr != "" {
 		kv("lasterror", r.LastErr)
 	}
+	if r.Warnings > 0 {
+		kv("warnings", r.Warnings)
+	}
 	for _, l := range r.Info {
 		b.WriteString(l + "\n")
 	}
@@ -337,6 +341,8 @@ func readV0(status, report []byte) (record, error) {
 			r.LastRun = tm(v)
 		case "lasterror":
 			r.LastErr = v
+		case "warnings":
+			r.Warnings = int(num(v))
 		case "result":
 			r.Results = append(r.Results, v)
 		case "error":

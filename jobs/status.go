@@ -89,10 +89,14 @@ func (e *Engine) Status() string {
 	}
 	ts := e.targetList()
 	js := slices.Clone(e.jobs)
+	corrupt := slices.Clone(e.corrupt)
 	e.mu.Unlock()
 	for _, t := range ts {
 		s := t.snapshot()
 		fmt.Fprintf(&b, "target %s %s %s\n", s.name, s.addr, s.state)
+	}
+	for _, c := range corrupt {
+		fmt.Fprintf(&b, "corrupt %s\n", c)
 	}
 	var unsaved []string
 	for _, j := range js {

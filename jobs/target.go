@@ -105,6 +105,14 @@ func (t *target) end(now time.Time, err error) {
 	t.lastOK = now
 }
 
+// setError records an error of a run that otherwise succeeded.
+func (t *target) setError(now time.Time, msg string) {
+	t.mu.Lock()
+	t.lastErr = oneLine(msg)
+	t.lastErrTime = now
+	t.mu.Unlock()
+}
+
 // stopped records a run stopped at a committed point on request.
 func (t *target) stopped() {
 	t.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -200,6 +201,7 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 	if dry {
 		_, st, err := arena.CopyArenas(ctx, parts, cur, nil, opts)
 		j.addResult(fmt.Sprintf("%s: would send arenas %d clumps %d bytes %d", t.name, st.Arenas, st.Clumps, st.Bytes))
+		e.corrupted(j, t, st, false)
 		return err
 	}
 	t.begin(e.opts.Now(), cur)
@@ -255,7 +257,37 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 	} else {
 		e.event("target %s: arenas %d clumps %d bytes %d", t.name, st.Arenas, st.Clumps, st.Bytes)
 	}
+	e.corrupted(j, t, st, err == nil)
 	return err
+}
+
+// maxCorrupt is how many corrupt clumps /status names.
+const maxCorrupt = 8
+
+// corrupted tells of the corrupt source clumps a run to t skipped, news
+// an administrator must not miss: a warning and a corrupt result line
+// in the job, a corrupt line in /status, the event log, and (unless
+// the run failed, which says more) the target's last error.
+func (e *Engine) corrupted(j *job, t *target, st arena.CopyStats, setErr bool) {
+	if st.Corrupt == 0 {
+		return
+	}
+	s := "s"
+	if st.Corrupt == 1 {
+		s = ""
+	}
+	msg := fmt.Sprintf("%d clump%s skipped, first %v", st.Corrupt, s, st.FirstCorrupt)
+	j.addWarning(fmt.Sprintf("corrupt %s: %s", t.name, msg))
+	if setErr {
+		t.setError(e.opts.Now(), "source corrupt: "+msg)
+	}
+	e.event("target %s: source corrupt: %s", t.name, msg)
+	first := oneLine(fmt.Sprint(st.FirstCorrupt))
+	e.mu.Lock()
+	if !slices.Contains(e.corrupt, first) && len(e.corrupt) < maxCorrupt {
+		e.corrupt = append(e.corrupt, first)
+	}
+	e.mu.Unlock()
 }
 
 // untilStop returns a context that is also cancelled when stop closes,

@@ -36,7 +36,7 @@ type verb struct {
 var verbs = map[string]verb{
 	"target": {config: configOf((*config).target)},
 	"source": {config: configOf((*config).setSource)},
-	"fossil": {refs: refsOf(func(c ctl.Fossil) []string { return []string{c.Venti} }), config: configOf((*config).setFossil)},
+	"fossil": {refs: refsOf(func(c ctl.Fossil) []string { return []string{c.Venti} }), config: configOf((*config).setFossil), check: checkOf(checkFossil)},
 	"set":    {config: configOf((*config).setting)},
 	"cancel": {check: checkOf(checkCancel), act: actOf(cancel)},
 
@@ -51,6 +51,14 @@ var verbs = map[string]verb{
 	"cpsys":       {run: runOf((*Engine).cpsys)},
 	"trickle": {refs: refsOf(trickleRefs), run: runOf((*Engine).trickleJob),
 		split: splitOf(trickleSplit), repeats: repeatsOf(trickleRepeats)},
+}
+
+// checkFossil refuses a fossil program replfs was not started with.
+func checkFossil(e *Engine, c ctl.Fossil) error {
+	if err := e.checkProgram(c.Program); err != nil {
+		return fmt.Errorf("fossil: %w", err)
+	}
+	return nil
 }
 
 func checkCancel(e *Engine, c ctl.Cancel) error {

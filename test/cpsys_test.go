@@ -76,7 +76,7 @@ func testCpsys(t *testing.T, network string) {
 		sargs, dargs = []string{"-a", saddr}, []string{"-a", daddr}
 	}
 	dlog := filepath.Join(ddir, "fake.log")
-	dst := startReplfsArgs(t, dstate, []string{"FAKEFOSSIL_LOG=" + dlog}, dargs...)
+	dst := startReplfsArgs(t, dstate, []string{"FAKEFOSSIL_LOG=" + dlog}, append(dargs, "-F", fake)...)
 	dfs := dst.mount9(t)
 	if err := write9(t, dfs, "/ctl", "fossil -p "+fake+" -h local -n backup "+dpart+"\nfossilstart\n"); err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func testCpsys(t *testing.T, network string) {
 	if err := os.WriteFile(filepath.Join(sstate, "config"), []byte("source "+sv.addr+" "+arenas+"\n"), 0600); err != nil {
 		t.Fatal(err)
 	}
-	src := startReplfsSource(t, sstate, sargs...)
+	src := startReplfsSource(t, sstate, append(sargs, "-F", fake)...)
 	if network == "tcp" {
 		saddr, daddr = src.tcpDial, dst.tcpDial
 	}

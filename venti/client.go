@@ -37,10 +37,10 @@ func (d *Dialer) Dial(ctx context.Context, addr string) (*Conn, error) {
 			return nil, errors.New("dial venti: no address and $venti not set")
 		}
 	}
-	network, a, err := ParseDialString(addr, "venti")
-	if err != nil {
+	if err := CheckDial(addr, "venti"); err != nil {
 		return nil, fmt.Errorf("dial venti: %w", err)
 	}
+	network, a, _ := ParseDialString(addr, "venti")
 	var nd net.Dialer
 	nc, err := nd.DialContext(ctx, network, a)
 	if err != nil {

@@ -3,8 +3,12 @@ package venti
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // DefaultPort is venti's conventional TCP port.
@@ -20,14 +24,16 @@ var services = map[string]int{
 // ParseDialString converts a Plan 9 dial string to a Go network and
 // address. It accepts net!host!service (net is tcp, tcp4, tcp6, or net
 // meaning tcp), net!host (defService is added), unix!path, a bare host
-// (tcp and defService), and host:port. The host * means every
-// interface, for listening. Services are port numbers or names: venti,
-// 9fs, http, or any name the system knows.
+// (tcp and defService), and host:port. A host is an IP address or a
+// domain name; the host * means every interface, for listening.
+// Services are port numbers (0 too, for listening) or names: venti,
+// 9fs, http, or any name the system knows. CheckDial and CheckAnnounce
+// check more.
 func ParseDialString(s, defService string) (network, addr string, err error) {
 	bad := func() (string, string, error) {
-		return "", "", fmt.Errorf("bad address %q", s)
+		return "", "", fmt.Errorf("bad address %s", clip(s))
 	}
-	if s == "" || strings.ContainsAny(s, " \t\n") {
+	if s == "" || !printable(s) {
 		return bad()
 	}
 	f := strings.Split(s, "!")
@@ -58,7 +64,10 @@ func ParseDialString(s, defService string) (network, addr string, err error) {
 	default:
 		return bad()
 	}
-	if host == "" {
+	if len(host) > 2 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1]
+	}
+	if !goodHost(host) {
 		return bad()
 	}
 	if host == "*" {
@@ -69,6 +78,75 @@ func ParseDialString(s, defService string) (network, addr string, err error) {
 		return bad()
 	}
 	return netw, net.JoinHostPort(host, strconv.Itoa(port)), nil
+}
+
+// CheckDial checks a dial string replfs is to dial: ParseDialString's,
+// with a port from 1 to 65535, a host (not *), and for unix an
+// absolute path that, if it exists, is a socket.
+func CheckDial(s, defService string) error {
+	network, addr, err := ParseDialString(s, defService)
+	if err != nil {
+		return err
+	}
+	if network == "unix" {
+		return checkSocket(s, addr)
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	switch {
+	case host == "":
+		return fmt.Errorf("bad address %s: no host", clip(s))
+	case port == "0":
+		return fmt.Errorf("bad address %s: port 0", clip(s))
+	}
+	return nil
+}
+
+// CheckAnnounce checks a dial string something is to listen on:
+// ParseDialString's, and for unix an absolute path that, if it exists,
+// is a socket, so a listener never takes the place of a file.
+func CheckAnnounce(s, defService string) error {
+	network, addr, err := ParseDialString(s, defService)
+	if err == nil && network == "unix" {
+		err = checkSocket(s, addr)
+	}
+	return err
+}
+
+func checkSocket(s, path string) error {
+	if !filepath.IsAbs(path) {
+		return fmt.Errorf("bad address %s: not an absolute path", clip(s))
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Type() != os.ModeSocket {
+		return fmt.Errorf("bad address %s: not a socket", clip(s))
+	}
+	return nil
+}
+
+// goodHost reports whether h is *, an IP address (IPv6 perhaps with a
+// zone), or a domain name: dot-separated labels of letters, digits, '-'
+// and '_', none empty or starting or ending with '-'.
+func goodHost(h string) bool {
+	if h == "*" {
+		return true
+	}
+	ip, zone, hasZone := strings.Cut(h, "%")
+	if net.ParseIP(ip) != nil {
+		return !hasZone || (zone != "" && strings.Contains(ip, ":"))
+	}
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, c := range []byte(l) {
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func lookupPort(network, svc string) (int, error) {
@@ -84,5 +162,42 @@ func lookupPort(network, svc string) (int, error) {
 	if p, ok := services[svc]; ok {
 		return p, nil
 	}
+	for _, c := range []byte(svc) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return 0, fmt.Errorf("bad service")
+		}
+	}
 	return net.LookupPort(network, svc)
+}
+
+// printable reports whether s is UTF-8 of printable characters, no
+// blanks.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// clip quotes s as %q does, cut to a short prefix with "..." after when
+// longer: an error echoes little of what may be a hostile input.
+func clip(s string) string {
+	const maxIn, maxOut = 48, 56
+	if q := strconv.Quote(s); len(s) <= maxIn && len(q) <= maxOut {
+		return q
+	}
+	n := 0
+	for n < len(s) {
+		_, w := utf8.DecodeRuneInString(s[n:])
+		if n+w > maxIn || len(strconv.Quote(s[:n+w])) > maxOut {
+			break
+		}
+		n += w
+	}
+	return strconv.Quote(s[:n]) + "..."
 }

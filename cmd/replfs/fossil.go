@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"replfs/fossil"
 	"replfs/venti"
@@ -72,4 +73,25 @@ func fossilFlfmt(ctx context.Context, e *env, args []string) int {
 		return fail(e, "fossil flfmt", err)
 	}
 	return 0
+}
+
+// fossilPrograms returns the fossil programs fossilstart may run: those
+// given with -F, made absolute, else the default
+// ($PLAN9/bin/fossil/fossil; on Plan 9 /bin/fossil/fossil), if there is
+// one. Only these: ctl's fossil -p chooses among them.
+func fossilPrograms(e *env, given []string) ([]string, error) {
+	if len(given) == 0 {
+		if p := fossil.DefaultProgram(e.getenv); p != "" {
+			given = []string{p}
+		}
+	}
+	var progs []string
+	for _, p := range given {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("-F %s: %w", p, err)
+		}
+		progs = append(progs, abs)
+	}
+	return progs, nil
 }

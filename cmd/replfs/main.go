@@ -29,7 +29,7 @@ func main() {
 	os.Exit(run(ctx, e, os.Args[1:]))
 }
 
-const usageText = `usage: replfs [-A] [-D] [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-c conns] [-d statedir] [-i idle] [-n name] [-s name]
+const usageText = `usage: replfs [-A] [-D] [-F fossil]... [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-c conns] [-d statedir] [-i idle] [-n name] [-s name]
        replfs id [-d statedir] [-n name]
        replfs 9p [-a addr] [-d statedir] [-P peers] read|write|ls|stat path
        replfs venti read [-h addr] [-t type] score

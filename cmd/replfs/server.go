@@ -21,13 +21,14 @@ import (
 	"replfs/venti/arena"
 )
 
-const serverUsage = "replfs [-A] [-D] [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-c conns] [-d statedir] [-i idle] [-n name] [-s name]"
+const serverUsage = "replfs [-A] [-D] [-F fossil]... [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-c conns] [-d statedir] [-i idle] [-n name] [-s name]"
 
 // serve runs the file server until ctx is done.
 func serve(ctx context.Context, e *env, args []string) int {
 	fl := newFlags(serverUsage)
-	var addrs listFlag
+	var addrs, fossils listFlag
 	fl.Var(&addrs, "a", "9P listen address (repeatable)")
+	fl.Var(&fossils, "F", "fossil program fossilstart may run (repeatable; default $PLAN9/bin/fossil/fossil)")
 	stateDir := fl.String("d", "", "state directory")
 	post := fl.String("s", "replfs", "post name")
 	ventiAddr := fl.String("V", ventiAddr(e, ""), "embedded venti address")
@@ -45,6 +46,10 @@ func serve(ctx context.Context, e *env, args []string) int {
 		return usageErr(e, serverUsage)
 	}
 	if err := checkLimits(*conns, *idle); err != nil {
+		return fail(e, "serve", err)
+	}
+	progs, err := fossilPrograms(e, fossils)
+	if err != nil {
 		return fail(e, "serve", err)
 	}
 	logf := func(format string, args ...any) {
@@ -158,7 +163,7 @@ func serve(ctx context.Context, e *env, args []string) int {
 		logf("venti on %s, arenas %s", *ventiAddr, part)
 	}
 
-	eng, err := jobs.New(jobs.Options{StateDir: *stateDir, Embedded: embedded, Logf: logf, Peers: pc,
+	eng, err := jobs.New(jobs.Options{StateDir: *stateDir, Embedded: embedded, Fossils: progs, Logf: logf, Peers: pc,
 		Sysname: sysname(e), User: e.getenv("USER"), Consoles: runtime.GOOS == "plan9"})
 	if err != nil {
 		closeAll()

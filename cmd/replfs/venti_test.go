@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"replfs/venti"
+	"replfs/venti/arena"
 	"replfs/venti/ventitest"
 )
 
@@ -91,6 +94,12 @@ func TestVentiCommandErrors(t *testing.T) {
 		{"sync usage", "", []string{"venti", "sync", "extra"}, "usage: replfs venti sync [-h addr]\n"},
 		{"bad flag", "", []string{"venti", "write", "-q"},
 			"flag provided but not defined: -q\nusage: replfs venti write [-h addr] [-t type] [-z] < data\n"},
+		{"ventiprog ..", "", []string{"ventiprog", "-p", "/nonexistent", "-d", "/nonexistent", ".."},
+			"replfs ventiprog: bad address \"..\"\n"},
+		{"ventiprog port 0", "", []string{"ventiprog", "-p", "/nonexistent", "-d", "/nonexistent", "tcp!127.0.0.1!0"},
+			"replfs ventiprog: bad address \"tcp!127.0.0.1!0\": port 0\n"},
+		{"ventiprog file", "", []string{"ventiprog", "-p", "/nonexistent", "-d", "/nonexistent", "unix!/etc/passwd"},
+			"replfs ventiprog: bad address \"unix!/etc/passwd\": not a socket\n"},
 		{"unknown", "", []string{"venti", "frob"}, "replfs venti: unknown command \"frob\"\n" + usageText},
 		{"unknown top", "", []string{"frob"}, "replfs: unknown command \"frob\"\n" + usageText},
 	} {
@@ -101,5 +110,43 @@ func TestVentiCommandErrors(t *testing.T) {
 	}
 	if st, _, errs := runCmd(t, "", nil, "-h"); st != 0 || errs != usageText {
 		t.Errorf("-h: %d %q", st, errs)
+	}
+}
+
+// TestVentiprogCorrupt: a corrupt source clump is skipped, and the
+// exit status and standard error say so, naming arena and offset.
+func TestVentiprogCorrupt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "arenas.part")
+	ventitest.CopyFixture(t, "venti", "arenas.part", path)
+	p, err := arena.OpenPartition(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := p.Arenas[1].Base() + arena.ClumpSize + 16
+	p.Close()
+	f, _ := os.OpenFile(path, os.O_RDWR, 0)
+	f.WriteAt([]byte("XXXXXXXX"), off)
+	f.Close()
+	addr, store := ventitest.NewServer(t)
+	st, out, errs := runCmd(t, "", nil, "ventiprog", "-p", path, "-d", t.TempDir(), addr)
+	if st != 1 || !strings.HasPrefix(out, addr+": arenas 2 clumps 940 ") || store.Len() != 940 ||
+		!strings.Contains(errs, "replfs ventiprog: "+addr+": source corrupt: 1 clump skipped, first arena arenas01: clump 0x0 has mismatched score") {
+		t.Errorf("status %d, %d blocks, stdout %q, stderr %q", st, store.Len(), out, errs)
+	}
+}
+
+// TestFlfmtRefuses: flfmt refuses a file that is no fossil partition
+// and not zeros, before asking venti anything, and leaves it alone.
+func TestFlfmtRefuses(t *testing.T) {
+	addr, _ := ventitest.NewServer(t)
+	path := filepath.Join(t.TempDir(), "notes")
+	text := []byte(strings.Repeat("notes\n", 2<<20/6))
+	os.WriteFile(path, text, 0600)
+	st, _, errs := runCmd(t, "", nil, "fossil", "flfmt", "-y", "-h", addr, "-v", "0842818bc4e6acc5ed5ca517cb45cb760844e9ed", path)
+	if want := "replfs fossil flfmt: " + path + ": not a fossil partition (holds text)\n"; st != 1 || errs != want {
+		t.Errorf("status %d, stderr %q, want %q", st, errs, want)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, text) {
+		t.Error("changed")
 	}
 }

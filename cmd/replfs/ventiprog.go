@@ -42,7 +42,7 @@ func ventiprog(ctx context.Context, e *env, args []string) int {
 	}
 	targets := fs.Args()
 	for _, t := range targets {
-		if _, _, err := venti.ParseDialString(t, "venti"); err != nil {
+		if err := venti.CheckDial(t, "venti"); err != nil {
 			return fail(e, "ventiprog", err)
 		}
 	}
@@ -117,7 +117,18 @@ func ventiprogTarget(ctx context.Context, src []*arena.Partition, cursorFile, ta
 		opts.Commit = func(c arena.Cursor) error { return arena.SaveCursor(cursorFile, c) }
 	}
 	next, st, err := arena.CopyArenas(ctx, src, cur, dst, opts)
+	if err == nil && st.Corrupt > 0 {
+		// Corruption in the source is news: the exit status says it.
+		err = fmt.Errorf("source corrupt: %d clump%s skipped, first %w", st.Corrupt, plural(st.Corrupt), st.FirstCorrupt)
+	}
 	return summary(target, src, next, st), err
+}
+
+func plural(n int64) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // summary formats a run's line. It ends with the arena in progress

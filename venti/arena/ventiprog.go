@@ -68,6 +68,9 @@ type CopyStats struct {
 	Clumps  int64 // clumps sent
 	Bytes   int64 // bytes of blocks sent (uncompressed)
 	Corrupt int64 // corrupt clumps skipped, never sent
+	// FirstCorrupt is the first of them (nil if none): its error names
+	// its arena and offset.
+	FirstCorrupt error
 	// Arena and Offset are where the run ended: the last arena with
 	// clumps sent and the offset reached in it.
 	Arena  string
@@ -153,6 +156,14 @@ func (c *copier) progress(arena string, off int64) {
 	}
 }
 
+// corrupt counts a corrupt clump skipped.
+func (c *copier) corrupt(err error) {
+	c.stats.Corrupt++
+	if c.stats.FirstCorrupt == nil {
+		c.stats.FirstCorrupt = err
+	}
+}
+
 // commit syncs dst and hands the cursor reached to Commit.
 func (c *copier) commit(ctx context.Context) error {
 	if err := c.dst.Sync(ctx); err != nil {
@@ -209,7 +220,7 @@ func (c *copier) dryRun(ctx context.Context, a *Arena, from int64) error {
 	for _, ci := range dir {
 		if off >= from {
 			if ci.Type() == venti.CorruptType {
-				c.stats.Corrupt++
+				c.corrupt(a.errorf("corrupt clump at %#x: +%d", off, ClumpSize+int(ci.Size)))
 			} else {
 				n++
 				c.stats.Clumps++
@@ -301,7 +312,7 @@ func (c *copier) send(ctx context.Context, a *Arena, from int64) error {
 		}
 		sinceCheck += ClumpSize + int64(cl.Info.Size)
 		if cl.Err != nil {
-			c.stats.Corrupt++
+			c.corrupt(cl.Err)
 			c.logf("%v", cl.Err)
 			return nil
 		}

@@ -347,3 +347,33 @@ func TestCopyArenasStop(t *testing.T) {
 		t.Errorf("%d clumps of arenas01 below the cursor, %d syncs", n, dst.Syncs())
 	}
 }
+
+// TestCopyArenasCorrupt: a damaged clump is skipped, counted, and the
+// first named (arena and offset) in the stats, dry run or not.
+func TestCopyArenasCorrupt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "arenas.part")
+	ventitest.CopyFixture(t, "venti", "arenas.part", path)
+	p, err := OpenPartition(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.Arenas[1]
+	f, _ := os.OpenFile(path, os.O_RDWR, 0)
+	f.WriteAt([]byte("XXXXXXXX"), a.Base()+ClumpSize+16) // the first clump's data
+	f.Close()
+	p.Close()
+	p, _ = OpenPartition(path)
+	defer p.Close()
+	dst := ventitest.NewMemStore()
+	_, st, err := CopyArenas(context.Background(), []*Partition{p}, nil, dst, CopyOptions{})
+	if err != nil || st.Corrupt != 1 || st.Clumps != 940 || st.FirstCorrupt == nil ||
+		!strings.HasPrefix(st.FirstCorrupt.Error(), "arena arenas01: clump 0x0 ") {
+		t.Errorf("copy: %+v %v", st, err)
+	}
+	if dst.Len() != 940 {
+		t.Errorf("target has %d blocks", dst.Len())
+	}
+	if _, st, _ := CopyArenas(context.Background(), []*Partition{p}, nil, nil, CopyOptions{DryRun: true}); st.FirstCorrupt != nil {
+		t.Errorf("dry run of a clump only the data shows corrupt: %v", st.FirstCorrupt)
+	}
+}
