@@ -45,8 +45,8 @@ type Options struct {
 	// first is the default, and ctl's fossil -p may only choose among
 	// them, so no client names a program for replfs to run.
 	Fossils []string
-	Logf     func(format string, args ...any) // nil discards
-	Now      func() time.Time                 // nil means time.Now
+	Logf    func(format string, args ...any) // nil discards
+	Now     func() time.Time                 // nil means time.Now
 	// Peers authenticates cpsys's tls! connections to other replfs
 	// servers; nil refuses tls! addresses.
 	Peers *peer.Config
