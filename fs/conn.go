@@ -3,10 +3,12 @@ package fs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"9fans.net/go/plan9"
 	"9fans.net/go/plan9/srv9p"
@@ -17,7 +19,13 @@ type conn struct {
 	s   *Server
 	ctx context.Context // done when the connection goes
 	g   *gate
+
+	logReads atomic.Int32 // reads of /log in progress
 }
+
+// maxBlockedReads is how many reads of /log may wait on one
+// connection; past it a read fails at once.
+const maxBlockedReads = 256
 
 // fidState is what a fid refers to. A walk in place replaces it.
 type fidState struct {
@@ -31,11 +39,12 @@ type fidState struct {
 }
 
 var (
-	errNotFound   = errors.New("file does not exist")
-	errPerm       = errors.New("permission denied")
-	errUnknownFid = errors.New("unknown fid")
-	errNotOpen    = errors.New("not open for read")
-	errStatTooBig = errors.New("stat too big for msize")
+	errNotFound    = errors.New("file does not exist")
+	errPerm        = errors.New("permission denied")
+	errUnknownFid  = errors.New("unknown fid")
+	errNotOpen     = errors.New("not open for read")
+	errStatTooBig  = errors.New("stat too big for msize")
+	errTooManyLogs = fmt.Errorf("too many reads of /log waiting (%d)", maxBlockedReads)
 )
 
 // state returns what fid refers to. The gate keeps requests from
@@ -208,8 +217,13 @@ func (c *conn) read(ctx context.Context, fid *srv9p.Fid, data []byte, offset int
 
 // readLog returns what the log has past the fid's position, waiting for
 // it if there is nothing yet. A flush or the client's hang-up ends the
-// wait.
+// wait. Past maxBlockedReads on the connection it fails at once.
 func (c *conn) readLog(ctx context.Context, st *fidState, data []byte) (int, error) {
+	if c.logReads.Add(1) > maxBlockedReads {
+		c.logReads.Add(-1)
+		return 0, errTooManyLogs
+	}
+	defer c.logReads.Add(-1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(c.ctx, cancel)

@@ -27,6 +27,8 @@ import (
 //     in place, Topen, Tcreate, Tclunk, Tremove) has been answered, so
 //     a client may pipeline Twalk and Topen as the Plan 9 kernel does
 //     not;
+//   - stops reading while maxInFlight requests are unanswered, so a
+//     client that sends without reading replies holds no more than that.
 //
 // A message whose size field is below 7 or above msize cannot be
 // resynchronised; the gate hangs up, as srv9p does.
@@ -39,6 +41,8 @@ type gate struct {
 	br  *bufio.Reader
 
 	msize atomic.Uint32 // largest message either way, as negotiated
+
+	slots chan struct{} // one per request in flight
 
 	mu      sync.Mutex          // protects following
 	tags    map[uint16]*pending // requests in flight
@@ -55,15 +59,22 @@ type pending struct {
 	done    chan struct{} // closed when it has been answered
 }
 
-// minMsize is the smallest msize we agree to: room for any reply but
-// Rread and Rstat, which are cut to fit.
-const minMsize = 256
+const (
+	// maxInFlight is how many requests one connection may have
+	// unanswered: room for every blocked read of /log and more.
+	maxInFlight = maxBlockedReads + 64
+
+	// minMsize is the smallest msize we agree to: room for any reply
+	// but Rread and Rstat, which are cut to fit.
+	minMsize = 256
+)
 
 func newGate(ctx context.Context, rwc io.ReadWriteCloser) *gate {
 	g := &gate{
 		ctx:     ctx,
 		rwc:     rwc,
 		br:      bufio.NewReaderSize(rwc, 8192),
+		slots:   make(chan struct{}, maxInFlight),
 		tags:    map[uint16]*pending{},
 		changer: map[uint32]*pending{},
 	}
@@ -109,10 +120,16 @@ func (g *gate) next() error {
 		}
 		g.msize.Store(min(g.msize.Load(), h.msize))
 	}
+	select {
+	case g.slots <- struct{}{}:
+	case <-g.ctx.Done():
+		return g.ctx.Err()
+	}
 	var wait []*pending
 	g.mu.Lock()
 	if g.tags[h.tag] != nil {
 		g.mu.Unlock()
+		<-g.slots
 		return g.rerror(h.tag, errors.New("duplicate tag"))
 	}
 	for _, fid := range append(h.uses, h.changes...) {
@@ -168,6 +185,7 @@ func (g *gate) Write(b []byte) (int, error) {
 				}
 			}
 			close(p.done)
+			<-g.slots
 		}
 		g.mu.Unlock()
 	}

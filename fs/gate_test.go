@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"net"
@@ -118,5 +119,50 @@ func TestBadMessages(t *testing.T) {
 	r.send(&plan9.Fcall{Type: plan9.Twrite, Tag: 16, Fid: 0, Data: make([]byte, 8192)})
 	if x, err := plan9.ReadFcall(nc); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("message over msize: %v %v", x, err)
+	}
+}
+
+// TestUnreadReplies: a client that sends without reading the replies
+// has at most maxInFlight requests taken; once it reads, every one is
+// answered and the connection goes on.
+func TestUnreadReplies(t *testing.T) {
+	s := &Server{Engine: newFake()}
+	cli, srv := net.Pipe()
+	done := make(chan struct{})
+	go func() { s.ServeConn(context.Background(), srv); close(done) }()
+	defer func() { cli.Close(); <-done }()
+	cli.SetDeadline(time.Now().Add(20 * time.Second))
+	r := &rawConn{t: t, nc: cli}
+	r.send(&plan9.Fcall{Type: plan9.Tversion, Tag: plan9.NOTAG, Msize: 8192, Version: "9P2000"})
+	r.recv()
+	r.send(&plan9.Fcall{Type: plan9.Tattach, Tag: 1, Fid: 0, Afid: plan9.NOFID, Uname: "glenda"})
+	r.recv()
+
+	// net.Pipe has no buffer: a write returns once the server has read it.
+	cli.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	sent := 0
+	for ; sent < 10*maxInFlight; sent++ {
+		b, _ := (&plan9.Fcall{Type: plan9.Tstat, Tag: uint16(2 + sent), Fid: 0}).Bytes()
+		if n, err := cli.Write(b); err != nil {
+			if n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("write: %d %v", n, err)
+			}
+			break
+		}
+	}
+	// Past the bound: the reply being written, whose request is no
+	// longer in flight, and the request read and waiting for a slot.
+	if sent > maxInFlight+2 {
+		t.Fatalf("server took %d requests without a reply read, bound %d", sent, maxInFlight)
+	}
+	cli.SetDeadline(time.Now().Add(20 * time.Second))
+	for range sent {
+		if x := r.recv(); x.Type != plan9.Rstat {
+			t.Fatalf("stat: %v", x)
+		}
+	}
+	r.send(&plan9.Fcall{Type: plan9.Tstat, Tag: 1, Fid: 0})
+	if x := r.recv(); x.Type != plan9.Rstat {
+		t.Fatalf("stat after: %v", x)
 	}
 }
