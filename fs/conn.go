@@ -3,10 +3,12 @@ package fs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"9fans.net/go/plan9"
 	"9fans.net/go/plan9/srv9p"
@@ -17,25 +19,46 @@ type conn struct {
 	s   *Server
 	ctx context.Context // done when the connection goes
 	rw  bool            // may write: Server.MayWrite's answer
+	g   *gate
+
+	logReads atomic.Int32 // reads of /log in progress
 }
 
-// fidState is what a fid refers to.
-type fidState struct {
-	path string
-	uid  string
+// maxBlockedReads is how many reads of /log may wait on one
+// connection; past it a read fails at once.
+const maxBlockedReads = 256
 
-	mu   sync.Mutex // protects following
-	data []byte     // contents read at open: one view for all its reads
-	pos  int64      // /log: where this fid's reads have got to
+// fidState is what a fid refers to. A walk in place replaces it.
+type fidState struct {
+	path string // immutable
+	uid  string // immutable
+
+	mu     sync.Mutex // protects following
+	opened bool
+	data   []byte // contents read at open: one view for all its reads
+	pos    int64  // /log: where this fid's reads have got to
 }
 
 var (
-	errNotFound = errors.New("file does not exist")
-	errPerm     = errors.New("permission denied")
-	errReadOnly = errors.New("read-only connection")
+	errNotFound    = errors.New("file does not exist")
+	errPerm        = errors.New("permission denied")
+	errUnknownFid  = errors.New("unknown fid")
+	errNotOpen     = errors.New("not open for read")
+	errStatTooBig  = errors.New("stat too big for msize")
+	errTooManyLogs = fmt.Errorf("too many reads of /log waiting (%d)", maxBlockedReads)
+	errReadOnly    = errors.New("read-only connection")
 )
 
-func state(fid *srv9p.Fid) *fidState { return fid.Aux().(*fidState) }
+// state returns what fid refers to. The gate keeps requests from
+// seeing a fid its Tattach or Twalk has not yet set up; a fid without
+// a state fails rather than panics all the same.
+func state(fid *srv9p.Fid) (*fidState, error) {
+	st, ok := fid.Aux().(*fidState)
+	if !ok || st == nil {
+		return nil, errUnknownFid
+	}
+	return st, nil
+}
 
 func (c *conn) attach(ctx context.Context, fid, afid *srv9p.Fid, user, aname string) (plan9.Qid, error) {
 	if aname != "" && aname != "/" {
@@ -45,29 +68,49 @@ func (c *conn) attach(ctx context.Context, fid, afid *srv9p.Fid, user, aname str
 	return c.s.qid("/"), nil
 }
 
+// walk gives newfid a new state only when every name is found, so a
+// walk that fails leaves fid (if it is newfid) as it was.
 func (c *conn) walk(ctx context.Context, fid, newfid *srv9p.Fid, names []string) ([]plan9.Qid, error) {
-	return srv9p.Walk(fid, newfid, names,
-		func(old, new *srv9p.Fid) error {
-			o := state(old)
-			new.SetAux(&fidState{path: o.path, uid: o.uid})
-			return nil
-		},
-		func(f *srv9p.Fid, elem string) (plan9.Qid, error) {
-			st := state(f)
-			p := path.Join(st.path, elem)
-			if elem == ".." {
-				p = path.Dir(st.path)
-			}
-			if !c.exists(p) {
-				return plan9.Qid{}, errNotFound
-			}
-			st.path = p
-			return c.s.qid(p), nil
-		})
+	st, err := state(fid)
+	if err != nil {
+		return nil, err
+	}
+	p := st.path
+	var qids []plan9.Qid
+	for _, elem := range names {
+		next, ok := step(p, elem)
+		if !ok || !c.exists(next) {
+			break
+		}
+		p = next
+		qids = append(qids, c.s.qid(p))
+	}
+	if len(qids) == 0 && len(names) > 0 {
+		return nil, errNotFound
+	}
+	if len(qids) == len(names) {
+		newfid.SetAux(&fidState{path: p, uid: st.uid})
+	}
+	return qids, nil
+}
+
+// step returns the path one name on from p; a name with a slash, or
+// empty, or ".", names nothing.
+func step(p, elem string) (string, bool) {
+	switch {
+	case elem == "..":
+		return path.Dir(p), true
+	case elem == "" || elem == "." || strings.Contains(elem, "/"):
+		return "", false
+	}
+	return path.Join(p, elem), true
 }
 
 func (c *conn) open(ctx context.Context, fid *srv9p.Fid, mode uint8) error {
-	st := state(fid)
+	st, err := state(fid)
+	if err != nil {
+		return err
+	}
 	if !c.exists(st.path) {
 		return errNotFound
 	}
@@ -91,16 +134,17 @@ func (c *conn) open(ctx context.Context, fid *srv9p.Fid, mode uint8) error {
 	default:
 		return errPerm
 	}
-	if isDir(st.path) || st.path == "/log" || mode&3 == plan9.OWRITE {
-		return nil
-	}
-	// One view of the contents for all of this fid's reads.
-	data, err := c.contents(st.path)
-	if err != nil {
-		return errText(err)
+	var data []byte
+	if !isDir(st.path) && st.path != "/log" && mode&3 != plan9.OWRITE {
+		// One view of the contents for all of this fid's reads.
+		data, err = c.contents(st.path)
+		if err != nil {
+			return errText(err)
+		}
 	}
 	st.mu.Lock()
 	st.data = data
+	st.opened = true
 	st.mu.Unlock()
 	return nil
 }
@@ -147,7 +191,17 @@ func (c *conn) contents(p string) ([]byte, error) {
 }
 
 func (c *conn) read(ctx context.Context, fid *srv9p.Fid, data []byte, offset int64) (int, error) {
-	st := state(fid)
+	st, err := state(fid)
+	if err != nil {
+		return 0, err
+	}
+	// srv9p takes an unopened fid's mode, -1, for OEXEC.
+	st.mu.Lock()
+	opened := st.opened
+	st.mu.Unlock()
+	if !opened {
+		return 0, errNotOpen
+	}
 	if isDir(st.path) {
 		names := c.children(st.path)
 		return fid.ReadDir(data, offset, func(i int, d *plan9.Dir) bool {
@@ -168,8 +222,13 @@ func (c *conn) read(ctx context.Context, fid *srv9p.Fid, data []byte, offset int
 
 // readLog returns what the log has past the fid's position, waiting for
 // it if there is nothing yet. A flush or the client's hang-up ends the
-// wait.
+// wait. Past maxBlockedReads on the connection it fails at once.
 func (c *conn) readLog(ctx context.Context, st *fidState, data []byte) (int, error) {
+	if c.logReads.Add(1) > maxBlockedReads {
+		c.logReads.Add(-1)
+		return 0, errTooManyLogs
+	}
+	defer c.logReads.Add(-1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(c.ctx, cancel)
@@ -190,12 +249,14 @@ func (c *conn) readLog(ctx context.Context, st *fidState, data []byte) (int, err
 }
 
 func (c *conn) write(ctx context.Context, fid *srv9p.Fid, data []byte, offset int64) (int, error) {
-	st := state(fid)
+	st, err := state(fid)
+	if err != nil {
+		return 0, err
+	}
 	if !c.rw {
 		return 0, errReadOnly
 	}
 	e := c.s.Engine
-	var err error
 	switch {
 	case st.path == "/ctl":
 		var ids []int
@@ -226,17 +287,29 @@ func (c *conn) write(ctx context.Context, fid *srv9p.Fid, data []byte, offset in
 }
 
 func (c *conn) stat(ctx context.Context, fid *srv9p.Fid) (*plan9.Dir, error) {
-	st := state(fid)
+	st, err := state(fid)
+	if err != nil {
+		return nil, err
+	}
 	if !c.exists(st.path) {
 		return nil, errNotFound
 	}
-	return c.dir(st.path, st.uid), nil
+	d := c.dir(st.path, st.uid)
+	// srv9p drops a reply bigger than msize, leaving the client
+	// waiting: Rstat is size[4] type[1] tag[2] n[2] stat[n].
+	if b, err := d.Bytes(); err != nil || 9+len(b) > int(c.g.msize.Load()) {
+		return nil, errStatTooBig
+	}
+	return d, nil
 }
 
 // wstat accepts what shells and FUSE send before writing a control
 // file: truncation to length 0 and times; it changes nothing.
 func (c *conn) wstat(ctx context.Context, fid *srv9p.Fid, d *plan9.Dir) error {
-	st := state(fid)
+	st, err := state(fid)
+	if err != nil {
+		return err
+	}
 	if !c.rw {
 		return errReadOnly
 	}

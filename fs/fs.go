@@ -3,7 +3,9 @@
 // /targets/NAME/status and /jobs/N/{status,ctl,report}. It keeps its own
 // locked node table (not srv9p's Tree, which races) and runs one
 // srv9p.Server per connection, whose blocking reads end when the
-// connection closes. Nothing here is a promised API.
+// connection closes, behind a gate (gate.go) that orders pipelined
+// requests on a fid and answers the messages srv9p mishandles.
+// Nothing here is a promised API.
 package fs
 
 import (
@@ -94,7 +96,8 @@ func (s *Server) ServeConn(ctx context.Context, rwc io.ReadWriteCloser) {
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { rwc.Close() })
 	defer stop()
-	c := &conn{s: s, ctx: ctx, rw: true}
+	g := newGate(ctx, rwc)
+	c := &conn{s: s, ctx: ctx, g: g, rw: true}
 	if nc, ok := rwc.(net.Conn); ok && s.MayWrite != nil {
 		c.rw = s.MayWrite(nc)
 	}
@@ -109,7 +112,7 @@ func (s *Server) ServeConn(ctx context.Context, rwc io.ReadWriteCloser) {
 		Msize:  msize,
 		Trace:  s.Trace,
 	}
-	srv.Serve(rwc, rwc)
+	srv.Serve(g, g)
 	rwc.Close()
 }
 

@@ -181,16 +181,21 @@ func rawDial(t *testing.T, addr string) *rawConn {
 	return r
 }
 
-// TestBlockedLogReads: 2,000 reads of /log block on one connection
-// while stat and read of other files still answer; a flushed read gets
-// Rerror then Rflush; events then answer the rest; a hang-up leaves no
-// goroutines behind.
+// TestBlockedLogReads: maxBlockedReads reads of /log block on one
+// connection while stat and read of other files still answer, and the
+// reads past them fail at once; a flushed read gets Rerror then Rflush;
+// events then answer the rest; a hang-up leaves no goroutines or memory
+// behind.
 func TestBlockedLogReads(t *testing.T) {
 	f, addr := start(t)
 	base := runtime.NumGoroutine()
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	heap := ms.HeapAlloc
 	r := rawDial(t, addr)
-	const n = 2000
-	for i := range n {
+	const n, extra = maxBlockedReads, 50
+	for i := range n + extra {
 		fid := uint32(100 + i)
 		r.send(&plan9.Fcall{Type: plan9.Twalk, Tag: 2, Fid: 0, Newfid: fid, Wname: []string{"log"}})
 		if x := r.recv(); x.Type != plan9.Rwalk {
@@ -201,8 +206,23 @@ func TestBlockedLogReads(t *testing.T) {
 			t.Fatalf("open: %v", x)
 		}
 	}
-	for i := range n {
-		r.send(&plan9.Fcall{Type: plan9.Tread, Tag: uint16(10 + i), Fid: uint32(100 + i), Count: 1000})
+	for i := range n + extra {
+		r.send(&plan9.Fcall{Type: plan9.Tread, Tag: uint16(10 + i), Fid: uint32(100 + i), Count: 8192})
+	}
+	// The reads past the bound fail; the others wait.
+	failed := map[uint16]bool{}
+	for range extra {
+		x := r.recv()
+		if x.Type != plan9.Rerror || x.Ename != "too many reads of /log waiting (256)" {
+			t.Fatalf("read past the bound answered %v", x)
+		}
+		failed[x.Tag] = true
+	}
+	var blocked []uint16
+	for i := range n + extra {
+		if tag := uint16(10 + i); !failed[tag] {
+			blocked = append(blocked, tag)
+		}
 	}
 	// Other requests still answer.
 	r.send(&plan9.Fcall{Type: plan9.Twalk, Tag: 5000, Fid: 0, Newfid: 9000, Wname: []string{"status"}})
@@ -220,8 +240,9 @@ func TestBlockedLogReads(t *testing.T) {
 		t.Fatalf("read with reads blocked: %v", x)
 	}
 	// Flush the first blocked read: Rerror for it, then Rflush.
-	r.send(&plan9.Fcall{Type: plan9.Tflush, Tag: 5004, Oldtag: 10})
-	if x := r.recv(); x.Type != plan9.Rerror || x.Tag != 10 || x.Ename != "interrupted" {
+	flushed := blocked[0]
+	r.send(&plan9.Fcall{Type: plan9.Tflush, Tag: 5004, Oldtag: flushed})
+	if x := r.recv(); x.Type != plan9.Rerror || x.Tag != flushed || x.Ename != "interrupted" {
 		t.Fatalf("flushed read answered %v", x)
 	}
 	if x := r.recv(); x.Type != plan9.Rflush || x.Tag != 5004 {
@@ -231,25 +252,33 @@ func TestBlockedLogReads(t *testing.T) {
 	f.addLog("event one\n")
 	for range n - 1 {
 		x := r.recv()
-		if x.Type != plan9.Rread || string(x.Data) != "event one\n" || x.Tag == 10 {
+		if x.Type != plan9.Rread || string(x.Data) != "event one\n" || x.Tag == flushed || failed[x.Tag] {
 			t.Fatalf("woken read: %v", x)
 		}
 	}
 	// Block them again, then hang up: nothing stays behind.
-	for i := 1; i < n; i++ {
-		r.send(&plan9.Fcall{Type: plan9.Tread, Tag: uint16(10 + i), Fid: uint32(100 + i), Count: 1000})
+	for _, tag := range blocked[1:] {
+		r.send(&plan9.Fcall{Type: plan9.Tread, Tag: tag, Fid: uint32(100 + tag - 10), Offset: 10, Count: 8192})
 	}
-	time.Sleep(100 * time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() < base+n-1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if g := runtime.NumGoroutine(); g < base+n-1 {
 		t.Fatalf("only %d goroutines with %d reads blocked", g, n-1)
 	}
 	r.nc.Close()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(10 * time.Second)
 	for runtime.NumGoroutine() > base+2 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if g := runtime.NumGoroutine(); g > base+2 {
 		t.Errorf("%d goroutines after hang-up, %d before", g, base)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	if ms.HeapAlloc > heap+1<<20 {
+		t.Errorf("heap %d after hang-up, %d before", ms.HeapAlloc, heap)
 	}
 }
 
