@@ -305,12 +305,14 @@ func parseCpsys(args []string) (Cmd, error) {
 	for _, a := range args {
 		// tls!host!port is a pinned peer (package peer); the rest is
 		// an ordinary dial string.
-		b := a
 		if rest, ok := strings.CutPrefix(a, "tls!"); ok {
-			b = "tcp!" + rest
+			if err := checkAddr("tcp!"+rest, "9fs"); err != nil {
+				return nil, fmt.Errorf("cpsys: bad address %s", Clip(a))
+			}
+			continue
 		}
-		if err := checkAddr(b, "9fs"); err != nil {
-			return nil, fmt.Errorf("cpsys: bad address %q", Clip(a))
+		if err := checkAddr(a, "9fs"); err != nil {
+			return nil, fmt.Errorf("cpsys: %w", err)
 		}
 	}
 	return Cpsys{Src: args[0], Dst: args[1]}, nil
