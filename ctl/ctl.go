@@ -62,13 +62,24 @@ func Parse(line string) (Cmd, error) {
 // error, so a write with a bad line applies none of its lines.
 func ParseText(text string) ([]Cmd, error) {
 	var cmds []Cmd
-	for _, line := range strings.Split(text, "\n") {
+	lines := strings.Split(text, "\n")
+	n := 0 // lines with a message
+	for _, line := range lines {
+		if t := strings.TrimSpace(line); t != "" && t[0] != '#' {
+			n++
+		}
+	}
+	for i, line := range lines {
 		t := strings.TrimSpace(line)
 		if t == "" || t[0] == '#' {
 			continue
 		}
 		c, err := Parse(t)
 		if err != nil {
+			if n > 1 {
+				// Which line of a write of many is wrong.
+				return nil, fmt.Errorf("line %d: %w", i+1, err)
+			}
 			return nil, err
 		}
 		cmds = append(cmds, c)

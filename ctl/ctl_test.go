@@ -175,7 +175,7 @@ func TestParseText(t *testing.T) {
 	if err != nil || len(cmds) != 3 {
 		t.Fatalf("ParseText: %v %v", cmds, err)
 	}
-	if _, err := ParseText("target a tcp!a!1\nfrob\n"); err == nil || err.Error() != `unknown control message "frob"` {
+	if _, err := ParseText("target a tcp!a!1\nfrob\n"); err == nil || err.Error() != `line 2: unknown control message "frob"` {
 		t.Errorf("bad second line: %v", err)
 	}
 	if _, err := ParseText("# only a comment\n"); err == nil {

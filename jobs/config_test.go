@@ -2,8 +2,10 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"replfs/ctl"
@@ -149,5 +151,40 @@ func TestConfigApply(t *testing.T) {
 	}
 	if _, err := parse("ventiprog\n"); err == nil {
 		t.Error("a configuration file with ventiprog parsed")
+	}
+}
+
+// TestWriteAllOrNone: one write to /ctl is a set of whole lines applied
+// all or none: a bad line anywhere, or a job line that cannot start,
+// leaves the configuration as it was and starts nothing, and the error
+// names the bad line.
+func TestWriteAllOrNone(t *testing.T) {
+	e := newEngine(t, t.TempDir())
+	ctx := context.Background()
+	a, _ := ventitest.NewServer(t)
+	if err := e.Exec(ctx, "target one "+a); err != nil {
+		t.Fatal(err)
+	}
+	before := e.CtlText()
+	var many strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&many, "target u%d %s\n", i, a)
+	}
+	for _, tc := range []struct{ text, err string }{
+		{many.String() + "target u500\n", "line 501: usage: target"},
+		{"target two " + a + "\nbogus\ntarget three " + a, `line 2: unknown control message "bogus"`},
+		{"target two " + a + "\nventiprog nosuch", "no target nosuch"},
+		{"target -d one\nventiprog one", "no target one"},
+	} {
+		_, err := e.ExecJobs(ctx, tc.text)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.err) {
+			t.Errorf("write %.40q: error %v, want %s", tc.text, err, tc.err)
+		}
+		if got := e.CtlText(); got != before {
+			t.Errorf("write %.40q changed /ctl:\n%s", tc.text, got)
+		}
+		if n := len(e.Jobs()); n != 0 {
+			t.Errorf("write %.40q started %d jobs", tc.text, n)
+		}
 	}
 }

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -94,10 +95,8 @@ func ninep(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			return fail(e, "9p", err)
 		}
-		// One write, as echo > file makes; a control file takes several
-		// lines at once.
-		if _, err := f.Write(data); err != nil {
-			return fail(e, "9p", fmt.Errorf("write error: %w", err))
+		if err := writeLines(f, data); err != nil {
+			return fail(e, "9p", err)
 		}
 		return 0
 	case "ls":
@@ -153,4 +152,40 @@ func dialTLS(ctx context.Context, e *env, stateDir, peers, addr string) (*client
 		return nil, err
 	}
 	return c, nil
+}
+
+// maxWrite is the most data writeLines puts in one write: Plan 9's
+// IOUNIT, which every 9P server's msize carries.
+const maxWrite = 8192
+
+// writeLines writes data to f as echo > file would, but in writes of
+// whole lines of at most maxWrite bytes: a control file applies each
+// write whole, so no message may be cut across two writes, and a write
+// the client split at msize would do just that. A line longer than
+// maxWrite is refused before anything is sent.
+func writeLines(f io.Writer, data []byte) error {
+	var chunks [][]byte
+	start, end := 0, 0 // data[start:end] is the chunk being built
+	for n := 1; end < len(data); n++ {
+		i := bytes.IndexByte(data[end:], '\n')
+		next := len(data)
+		if i >= 0 {
+			next = end + i + 1
+		}
+		if next-end > maxWrite {
+			return fmt.Errorf("line %d longer than %d bytes", n, maxWrite)
+		}
+		if next-start > maxWrite {
+			chunks = append(chunks, data[start:end])
+			start = end
+		}
+		end = next
+	}
+	chunks = append(chunks, data[start:end]) // one write even of nothing
+	for _, c := range chunks {
+		if _, err := f.Write(c); err != nil {
+			return fmt.Errorf("write error: %w", err)
+		}
+	}
+	return nil
 }
