@@ -26,6 +26,7 @@ var Verbs = []Verb{
 	{"cpsys", usageCpsys, parseCpsys},
 	{"trickle", usageTrickle, parseTrickle},
 	{"set", usageSet, parseSet},
+	{"rootscor", usageRootscor, parseRootscor},
 }
 
 const (
@@ -35,6 +36,7 @@ const (
 	usageCopy      = "copy [-f] [-w window] src dst score..."
 	usageVerify    = "verify [-r] target [score...]"
 	usageCancel    = "cancel job"
+	usageRootscor  = "rootscor -r venti [score]"
 )
 
 // Local is the name of the source venti, embedded or configured.
@@ -330,4 +332,43 @@ func parseScores(verb string, args []string) ([]venti.Score, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// Rootscor -r recovers the root score log a venti holds (written there
+// by replfs after a copy): the one under Score, or with none the one
+// the target was last given, and merges it into the local log.
+type Rootscor struct {
+	Venti string // a target name, "local" or a dial string
+	Score venti.Score
+	Given bool // Score was given
+}
+
+func (Rootscor) Verb() string { return "rootscor" }
+func (c Rootscor) String() string {
+	if c.Given {
+		return join("rootscor", "-r", c.Venti, "vac:"+c.Score.String())
+	}
+	return join("rootscor", "-r", c.Venti)
+}
+
+func parseRootscor(args []string) (Cmd, error) {
+	set, _, args, err := flags(usageRootscor, args, "r", "")
+	if err != nil {
+		return nil, err
+	}
+	if !set['r'] || len(args) < 1 || len(args) > 2 {
+		return nil, usage(usageRootscor)
+	}
+	if err := checkEndpoint("rootscor", args[0]); err != nil {
+		return nil, err
+	}
+	c := Rootscor{Venti: args[0]}
+	if len(args) == 2 {
+		sc, err := parseScores("rootscor", args[1:])
+		if err != nil {
+			return nil, err
+		}
+		c.Score, c.Given = sc[0], true
+	}
+	return c, nil
 }

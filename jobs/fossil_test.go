@@ -223,9 +223,12 @@ func TestTrickleFossil(t *testing.T) {
 			t.Errorf("trickle fossil lacks %q:\n%s", w, st)
 		}
 	}
-	if store.Len() != 941 || len(e.scores.Records()) != 1 {
+	// The arenas' 941 blocks, and the root score log's three (data,
+	// directory, root), naming the archive just made.
+	if store.Len() != 941+3 || len(e.scores.Records()) != 1 {
 		t.Errorf("backup has %d blocks; rootscor:\n%s", store.Len(), e.RootScor())
 	}
+	checkLogCopy(t, e, "backup", store)
 	if _, err := e.ExecJobs(context.Background(), "trickle local fossil"); err == nil {
 		t.Errorf("fossil accepted as a destination")
 	}

@@ -40,6 +40,8 @@ type target struct {
 	lastOK      time.Time
 	arena       string // where the current run is
 	offset      int64
+	log         logCopy // the root score log it holds, if logKnown
+	logKnown    bool
 }
 
 func newTarget(stateDir, name, addr string, adhoc bool) *target {
@@ -131,12 +133,14 @@ type targetSnapshot struct {
 	retries                      int
 	lastErr                      string
 	lastErrTime, lastOK, started time.Time
+	rootscor                     string // the log it holds, as logLine says
 }
 
 func (t *target) snapshot() targetSnapshot {
+	log := t.logLine()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return targetSnapshot{
+	return targetSnapshot{rootscor: log,
 		name: t.name, addr: t.addr, state: t.state, cursor: t.cursor.Clone(),
 		runClumps: t.runClumps, runBytes: t.runBytes, totalClumps: t.totalClumps, totalBytes: t.totalBytes,
 		corrupt: t.corrupt, rate: t.rate, retries: t.retries,
@@ -186,6 +190,7 @@ func (s targetSnapshot) render(l lag, now time.Time) string {
 		kv("lasterror", "-")
 	}
 	kv("lastsuccess", stamp(s.lastOK))
+	kv("rootscor", orDash(s.rootscor))
 	return b.String()
 }
 

@@ -83,6 +83,7 @@ func (e *Engine) trickleArenas(ctx context.Context, j *job, t *target, dry bool,
 	if err != nil {
 		return err
 	}
+	h.log = e.scores.Bytes() // before the flush: see sendLog
 	if !dry {
 		fctx, cancel := untilStop(ctx, h.stop)
 		err := flush(fctx, src)

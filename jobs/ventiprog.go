@@ -136,6 +136,9 @@ func (e *Engine) ventiprog(ctx context.Context, j *job, c ctl.Ventiprog) error {
 	if err != nil {
 		return err
 	}
+	// The log as it is before the flush names only archives the copy
+	// will carry.
+	log := e.scores.Bytes()
 	if !c.DryRun {
 		fctx, fcancel := untilStop(ctx, j.stop)
 		err := flush(fctx, src)
@@ -152,7 +155,7 @@ func (e *Engine) ventiprog(ctx context.Context, j *job, c ctl.Ventiprog) error {
 	var wg sync.WaitGroup
 	for i, t := range ts {
 		wg.Go(func() {
-			errs[i] = e.copyTo(ctx, j, parts, t, c.DryRun, hooks{stop: j.stop})
+			errs[i] = e.copyTo(ctx, j, parts, t, c.DryRun, hooks{stop: j.stop, log: log})
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("%s: %w", t.name, errs[i])
 			}
@@ -167,6 +170,7 @@ func (e *Engine) ventiprog(ctx context.Context, j *job, c ctl.Ventiprog) error {
 type hooks struct {
 	stop <-chan struct{}
 	pace func(stop <-chan struct{}) // nil: none
+	log  []byte                     // the root score log to leave on the target after (see sendLog)
 }
 
 func (h hooks) stopped() bool {
@@ -238,6 +242,9 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 	if err == nil {
 		var next arena.Cursor
 		next, st, err = arena.CopyArenas(ctx, parts, cur, conn, opts)
+		if err == nil && !h.stopped() {
+			err = e.sendLog(ctx, t, conn, h.log)
+		}
 		conn.Close()
 		cur = next
 	}

@@ -43,6 +43,7 @@ var verbs = map[string]verb{
 	"ventiprog":   {refs: refsOf(func(c ctl.Ventiprog) []string { return c.Targets }), run: runOf((*Engine).ventiprogJob)},
 	"copy":        {refs: refsOf(func(c ctl.Copy) []string { return []string{c.Src, c.Dst} }), run: runOf((*Engine).copyTrees)},
 	"verify":      {refs: refsOf(func(c ctl.Verify) []string { return []string{c.Target} }), run: runOf((*Engine).verifyTrees)},
+	"rootscor":    {refs: refsOf(func(c ctl.Rootscor) []string { return []string{c.Venti} }), run: runOf((*Engine).recoverLog)},
 	"snap":        {run: runOf((*Engine).snap)},
 	"fossilize":   {run: runOf((*Engine).fossilize)},
 	"fosreset":    {refs: refsOf(func(c ctl.Fosreset) []string { return []string{c.Venti} }), run: runOf((*Engine).fosreset)},

@@ -178,3 +178,47 @@ func (l *Log) Close() error {
 	l.f = nil
 	return err
 }
+
+// Merge appends to the log, in one write made durable before it
+// returns, the records of text (a log, as another replfs kept it) whose
+// lines the log does not already hold; lines that are not records are
+// skipped. It returns how many records it added. A crash during the
+// write keeps, at most, the whole lines before the one it cut, as for
+// Append: each is a record in its own right.
+func (l *Log) Merge(text []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return 0, errors.New("root score log closed")
+	}
+	have := map[string]bool{}
+	for _, r := range l.recs {
+		have[r.String()] = true
+	}
+	var add []byte
+	var recs []Record
+	for _, line := range strings.SplitAfter(string(text), "\n") {
+		if !strings.HasSuffix(line, "\n") {
+			continue // torn, or the end
+		}
+		r, err := ParseRecord(line)
+		if err != nil || have[r.String()] {
+			continue
+		}
+		have[r.String()] = true
+		add = append(add, r.String()+"\n"...)
+		recs = append(recs, r)
+	}
+	if len(add) == 0 {
+		return 0, nil
+	}
+	if _, err := l.f.WriteAt(add, int64(len(l.data))); err != nil {
+		return 0, fmt.Errorf("append %s: %w", l.path, err)
+	}
+	if err := l.f.Sync(); err != nil {
+		return 0, fmt.Errorf("append %s: %w", l.path, err)
+	}
+	l.data = append(l.data, add...)
+	l.recs = append(l.recs, recs...)
+	return len(recs), nil
+}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,4 +142,37 @@ func FuzzRootscorReplay(f *testing.F) {
 		}
 		l.Close()
 	})
+}
+
+// TestMerge: a merge adds the records the log lacks, in their order,
+// skips the ones it has and lines that are not records, and a second
+// merge of the same text adds nothing.
+func TestMerge(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rootscor")
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a := "vac:" + strings.Repeat("a", 40) + " /fs.part tcp!v!17034 fs 2026-12-01T00:00:00Z\n"
+	b := "vac:" + strings.Repeat("b", 40) + " /fs.part tcp!v!17034 fs 2026-12-02T00:00:00Z\n"
+	c := "vac:" + strings.Repeat("c", 40) + " /fs.part tcp!v!17034 fs 2026-12-03T00:00:00Z\n"
+	r, _ := ParseRecord(a)
+	if err := l.Append(r); err != nil {
+		t.Fatal(err)
+	}
+	n, err := l.Merge([]byte(a + "venti/wrarena -h x\n" + b + c + "vac:torn"))
+	if err != nil || n != 2 {
+		t.Fatalf("merge: %d %v", n, err)
+	}
+	if got, want := string(l.Bytes()), a+b+c; got != want {
+		t.Errorf("log:\n%s\nwant\n%s", got, want)
+	}
+	if n, err := l.Merge([]byte(b + a)); err != nil || n != 0 {
+		t.Errorf("second merge: %d %v", n, err)
+	}
+	l.Close()
+	if got, _ := os.ReadFile(path); string(got) != a+b+c {
+		t.Errorf("file:\n%s", got)
+	}
 }

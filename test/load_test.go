@@ -30,12 +30,12 @@ type load struct {
 	treads  int // Treads each of those sends
 	idle    int // venti connections that say hello and then nothing
 	reads9p int // 9P reads of /log left pending
-	conns9p int // over this many connections
+	conns9p int // over this many connections: fs lets 256 wait on each
 }
 
 var (
-	lightLoad = load{unread: 40, treads: 1000, idle: 40, reads9p: 1000, conns9p: 2}
-	heavyLoad = load{unread: 500, treads: 1000, idle: 500, reads9p: 10000, conns9p: 10}
+	lightLoad = load{unread: 40, treads: 1000, idle: 40, reads9p: 1000, conns9p: 4}
+	heavyLoad = load{unread: 500, treads: 1000, idle: 500, reads9p: 10000, conns9p: 40}
 )
 
 // TestLoad (issue 11, must show 2) holds hostile clients against one

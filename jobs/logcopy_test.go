@@ -1,0 +1,143 @@
+package jobs
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"replfs/rootscor"
+	"replfs/venti"
+	"replfs/venti/ventitest"
+)
+
+// checkLogCopy checks that target name holds, in store, the engine's
+// root score log byte for byte, as its status says.
+func checkLogCopy(t *testing.T, e *Engine, name string, store venti.BlockReader) venti.Score {
+	t.Helper()
+	st, ok := e.TargetStatus(name)
+	if !ok {
+		t.Fatalf("no target %s", name)
+	}
+	var line string
+	for _, l := range strings.Split(st, "\n") {
+		if v, ok := strings.CutPrefix(l, "rootscor "); ok {
+			line = v
+		}
+	}
+	f := strings.Fields(line)
+	want := strings.Count(string(e.RootScor()), "\n")
+	if len(f) != 3 || f[1] != strconv.Itoa(want) || f[2] != "lines" {
+		t.Fatalf("status rootscor %q, want vac:score %d lines", line, want)
+	}
+	root, err := venti.ParseScore(f[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rootscor.ReadLog(context.Background(), store, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(e.RootScor()) {
+		t.Errorf("%s holds\n%s\nwant\n%s", name, got, e.RootScor())
+	}
+	return root
+}
+
+// TestLogTravels: a ventiprog leaves the root score log on each target,
+// after the arenas; an unchanged log writes nothing more, a changed one
+// is written again with the old one as its prev, and a failed run
+// leaves no log.
+func TestLogTravels(t *testing.T) {
+	state := t.TempDir()
+	e := newEngine(t, state)
+	ctx := context.Background()
+	a, astore := ventitest.NewServer(t)
+	if err := e.Exec(ctx, "target a "+a+"\ntarget dead tcp!127.0.0.1!1"); err != nil {
+		t.Fatal(err)
+	}
+	rec := func(s string) {
+		sc, _ := venti.ParseScore(strings.Repeat(s, 40))
+		if err := e.scores.Append(rootscor.Record{Score: sc, Partition: "/fs.part", Venti: "local", Fsname: "fs", Time: time.Unix(0, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec("a")
+	run(t, e, "ventiprog a", Done)
+	n := astore.Len()
+	first := checkLogCopy(t, e, "a", astore)
+	run(t, e, "ventiprog a", Done)
+	if astore.Len() != n {
+		t.Errorf("unchanged log: %d blocks, then %d", n, astore.Len())
+	}
+	rec("b")
+	run(t, e, "ventiprog a", Done)
+	second := checkLogCopy(t, e, "a", astore)
+	b, err := astore.Read(ctx, second, venti.RootType, venti.RootSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := venti.UnpackRoot(b); err != nil || r.Prev != first || r.Type != "replfs" || r.Name != "rootscor" {
+		t.Errorf("second log root %+v %v, want prev %v", r, err, first)
+	}
+	// A target the run cannot reach holds no log.
+	run(t, e, "ventiprog dead", Failed)
+	if st, _ := e.TargetStatus("dead"); !strings.Contains(st, "\nrootscor -\n") {
+		t.Errorf("dead target:\n%s", st)
+	}
+	// Kept across a restart.
+	if _, err := os.Stat(filepath.Join(state, "targets", "a", "rootscor")); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestRecoverLog: a replfs with a fresh state directory recovers,
+// byte for byte, the root score log a target holds, by its score or by
+// the target's own record of it; a second recovery adds nothing.
+func TestRecoverLog(t *testing.T) {
+	e := newEngine(t, t.TempDir())
+	ctx := context.Background()
+	a, astore := ventitest.NewServer(t)
+	if err := e.Exec(ctx, "target a "+a); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"a", "b", "c"} {
+		sc, _ := venti.ParseScore(strings.Repeat(s, 40))
+		if err := e.scores.Append(rootscor.Record{Score: sc, Partition: "/fs.part", Venti: "local", Fsname: "fs", Time: time.Unix(0, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, e, "ventiprog a", Done)
+	root := checkLogCopy(t, e, "a", astore)
+
+	fresh := newEngine(t, t.TempDir())
+	st := run(t, fresh, "rootscor -r "+a+" vac:"+root.String(), Done)
+	if !strings.Contains(st, "result vac:"+root.String()+": 3 lines, 3 added\n") {
+		t.Errorf("rootscor -r:\n%s", st)
+	}
+	if got, want := string(fresh.RootScor()), string(e.RootScor()); got != want {
+		t.Errorf("recovered\n%s\nwant\n%s", got, want)
+	}
+	st = run(t, fresh, "rootscor -r "+a+" vac:"+root.String(), Done)
+	if !strings.Contains(st, ": 3 lines, 0 added\n") || string(fresh.RootScor()) != string(e.RootScor()) {
+		t.Errorf("second rootscor -r:\n%s\n%s", st, fresh.RootScor())
+	}
+	// Without a score: the one the target was given; none known fails.
+	if st := run(t, e, "rootscor -r a", Done); !strings.Contains(st, "0 added") {
+		t.Errorf("rootscor -r a:\n%s", st)
+	}
+	if err := fresh.Exec(ctx, "target a "+a); err != nil {
+		t.Fatal(err)
+	}
+	if st := run(t, fresh, "rootscor -r a", Failed); !strings.Contains(st, "no root score log known there") {
+		t.Errorf("rootscor -r a, nothing known:\n%s", st)
+	}
+	// Not a log: refused, nothing added.
+	st = run(t, fresh, "rootscor -r "+a+" vac:"+strings.Repeat("0", 40), Failed)
+	if string(fresh.RootScor()) != string(e.RootScor()) {
+		t.Errorf("a bad score changed the log:\n%s", fresh.RootScor())
+	}
+}
