@@ -216,6 +216,7 @@ func (e *Engine) fossilize(ctx context.Context, j *job, c ctl.Fossilize) error {
 		return fmt.Errorf("fossilize: %w", err)
 	}
 	j.addResult(line)
+	e.logToVenti(ctx, j, addr)
 	return nil
 }
 
@@ -313,6 +314,7 @@ func (e *Engine) snap(ctx context.Context, j *job, c ctl.Snap) error {
 		return fmt.Errorf("snap: %w", err)
 	}
 	j.addResult(line)
+	e.logToVenti(ctx, j, addr)
 	return nil
 }
 

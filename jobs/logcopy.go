@@ -182,3 +182,30 @@ func (e *Engine) recoverLog(ctx context.Context, j *job, c ctl.Rootscor) error {
 	e.event("rootscor: %d records merged from vac:%v on %s", n, root, c.Venti)
 	return nil
 }
+
+// logToVenti leaves the root score log, just recorded, in the venti at
+// addr, which holds the archive it names (snap synced it; fossilize's
+// archive was written there by fossil): so that venti's arenas, and
+// every copy of them, name their archives. The copy is kept as an
+// ad-hoc target's. A failure is a warning in the job and /log, not the
+// job's failure: the record is safe in the local log.
+func (e *Engine) logToVenti(ctx context.Context, j *job, addr string) {
+	t := newTarget(e.opts.StateDir, addr, addr, true)
+	err := func() error {
+		if err := os.MkdirAll(t.dir, 0700); err != nil {
+			return err
+		}
+		conn, err := dial(ctx, j, addr)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return e.sendLog(ctx, t, conn, e.scores.Bytes())
+	}()
+	if err != nil {
+		j.addWarning(fmt.Sprintf("rootscor: log not written to %s: %v", addr, err))
+		e.event("rootscor: log not written to %s: %v", addr, err)
+		return
+	}
+	j.addInfo("rootscor " + t.logLine())
+}

@@ -141,3 +141,43 @@ func TestRecoverLog(t *testing.T) {
 		t.Errorf("a bad score changed the log:\n%s", fresh.RootScor())
 	}
 }
+
+// TestFossilizeLeavesLog: fossilize leaves the root score log in the
+// fossil's venti, which holds the archive it names, so that venti's
+// arenas name their archives; a venti that cannot be reached is a
+// warning, and the record is kept.
+func TestFossilizeLeavesLog(t *testing.T) {
+	dir := t.TempDir()
+	part := filepath.Join(dir, "fossil.part")
+	ventitest.CopyFixture(t, "fossil", "fossil.part", part)
+	addr, store := ventitest.NewServer(t)
+	e := newEngine(t, filepath.Join(dir, "state"))
+	if err := e.Exec(context.Background(), "fossil -h "+addr+" "+part); err != nil {
+		t.Fatal(err)
+	}
+	st := run(t, e, "fossilize", Done)
+	i := strings.Index(st, "\nrootscor vac:")
+	if i < 0 {
+		t.Fatalf("fossilize:\n%s", st)
+	}
+	f := strings.Fields(st[i+1:])
+	root, err := venti.ParseScore(f[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rootscor.ReadLog(context.Background(), store, root)
+	if err != nil || string(got) != string(e.RootScor()) {
+		t.Errorf("venti holds %q %v, want\n%s", got, err, e.RootScor())
+	}
+
+	other := filepath.Join(dir, "other.part")
+	ventitest.CopyFixture(t, "fossil", "fossil.part", other)
+	e2 := newEngine(t, filepath.Join(dir, "state2"))
+	if err := e2.Exec(context.Background(), "fossil -h tcp!127.0.0.1!1 "+other); err != nil {
+		t.Fatal(err)
+	}
+	st = run(t, e2, "fossilize", Done)
+	if !strings.Contains(st, "\nwarnings 1\n") || !strings.Contains(st, "result rootscor: log not written to tcp!127.0.0.1!1: ") || len(e2.scores.Records()) != 1 {
+		t.Errorf("fossilize, venti down:\n%s", st)
+	}
+}
