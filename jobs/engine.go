@@ -61,6 +61,12 @@ type Options struct {
 	User     string
 	Consoles bool
 
+	// Pause, for crash tests, is called at named points of a job and
+	// may block there: "rootscor NAME" is just before the root score
+	// log is written to target or venti NAME, its data synced. Nil:
+	// none.
+	Pause func(point string)
+
 	// hook, for tests, is called before each write to the state
 	// directory; it may block, and an error it returns fails the write.
 	hook func(path string) error

@@ -93,6 +93,9 @@ func (e *Engine) sendLog(ctx context.Context, t *target, conn *venti.Conn, log [
 		t.setLogCopy(prev)
 		return nil
 	}
+	if e.opts.Pause != nil {
+		e.opts.Pause("rootscor " + t.name)
+	}
 	var chain venti.Score
 	if ok {
 		chain = prev.root

@@ -163,7 +163,18 @@ func serve(ctx context.Context, e *env, args []string) int {
 		logf("venti on %s, arenas %s", *ventiAddr, part)
 	}
 
-	eng, err := jobs.New(jobs.Options{StateDir: *stateDir, Embedded: embedded, Fossils: progs, Logf: logf, Peers: pc,
+	// $REPLFS_PAUSE, for crash tests, stops a job for good at that
+	// point (see jobs.Options.Pause), saying so, to be killed there.
+	var pause func(string)
+	if at := e.getenv("REPLFS_PAUSE"); at != "" {
+		pause = func(point string) {
+			if point == at {
+				logf("paused at %s", point)
+				select {}
+			}
+		}
+	}
+	eng, err := jobs.New(jobs.Options{Pause: pause, StateDir: *stateDir, Embedded: embedded, Fossils: progs, Logf: logf, Peers: pc,
 		Sysname: sysname(e), User: e.getenv("USER"), Consoles: runtime.GOOS == "plan9"})
 	if err != nil {
 		closeAll()
