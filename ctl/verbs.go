@@ -36,7 +36,7 @@ const (
 	usageCopy      = "copy [-f] [-w window] src dst score..."
 	usageVerify    = "verify [-r] target [score...]"
 	usageCancel    = "cancel job"
-	usageRootscor  = "rootscor -r venti [score]"
+	usageRootscor  = "rootscor -r venti [score] | rootscor -f file | rootscor -d"
 )
 
 // Local is the name of the source venti, embedded or configured.
@@ -336,27 +336,62 @@ func parseScores(verb string, args []string) ([]venti.Score, error) {
 
 // Rootscor -r recovers the root score log a venti holds (written there
 // by replfs after a copy): the one under Score, or with none the one
-// the target was last given, and merges it into the local log.
+// the target was last given, and merges it into the local log. With -f
+// it is configuration: File is a second log, in the seed scripts'
+// format, that each record is also appended to (-d: none).
 type Rootscor struct {
-	Venti string // a target name, "local" or a dial string
-	Score venti.Score
-	Given bool // Score was given
+	Venti  string // -r: a target name, "local" or a dial string
+	Score  venti.Score
+	Given  bool   // Score was given
+	File   string // -f: the conventional copy; "" with Delete
+	Delete bool
 }
 
 func (Rootscor) Verb() string { return "rootscor" }
 func (c Rootscor) String() string {
-	if c.Given {
+	switch {
+	case c.Delete:
+		return join("rootscor", "-d")
+	case c.File != "":
+		return join("rootscor", "-f", c.File)
+	case c.Given:
 		return join("rootscor", "-r", c.Venti, "vac:"+c.Score.String())
 	}
 	return join("rootscor", "-r", c.Venti)
 }
 
+// Config reports whether c changes the configuration (-f, -d) rather
+// than starting a job (-r).
+func (c Rootscor) Config() bool { return c.File != "" || c.Delete }
+
 func parseRootscor(args []string) (Cmd, error) {
-	set, _, args, err := flags(usageRootscor, args, "r", "")
+	set, vals, args, err := flags(usageRootscor, args, "rd", "f")
 	if err != nil {
 		return nil, err
 	}
-	if !set['r'] || len(args) < 1 || len(args) > 2 {
+	n := 0
+	for _, f := range []byte("rdf") {
+		if set[f] {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, usage(usageRootscor)
+	}
+	switch {
+	case set['d']:
+		if len(args) != 0 {
+			return nil, usage(usageRootscor)
+		}
+		return Rootscor{Delete: true}, nil
+	case set['f']:
+		f := vals['f']
+		if len(args) != 0 || !strings.HasPrefix(f, "/") || !printable(f) {
+			return nil, fmt.Errorf("rootscor: bad file %s: want an absolute name", Clip(f))
+		}
+		return Rootscor{File: f}, nil
+	}
+	if len(args) < 1 || len(args) > 2 {
 		return nil, usage(usageRootscor)
 	}
 	if err := checkEndpoint("rootscor", args[0]); err != nil {

@@ -21,6 +21,7 @@ type config struct {
 	fossil  *ctl.Fossil           // nil: none
 	targets map[string]ctl.Target // by name; not changed once built
 	set     settings
+	logFile string // rootscor -f: the seed scripts' copy of the log; "": none
 }
 
 // settings are trickle's controls, as set sets them.
@@ -169,6 +170,16 @@ func (c *config) setFossil(f ctl.Fossil) error {
 	return nil
 }
 
+func (c *config) setLogFile(r ctl.Rootscor) error {
+	switch {
+	case r.Delete:
+		c.logFile = ""
+	case r.File != "":
+		c.logFile = r.File
+	}
+	return nil // -r: a job, no configuration
+}
+
 func (c *config) setting(s ctl.Set) error {
 	p := c.set.field(s.Name)
 	if p == nil {
@@ -196,6 +207,9 @@ func (c config) text() string {
 		if v := *c.set.field(d.Name); v != d.Value {
 			b.WriteString(ctl.Set{Name: d.Name, Value: v}.String() + "\n")
 		}
+	}
+	if c.logFile != "" {
+		b.WriteString(ctl.Rootscor{File: c.logFile}.String() + "\n")
 	}
 	return b.String()
 }

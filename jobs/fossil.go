@@ -176,14 +176,50 @@ func (e *Engine) lockedConsole(ctx context.Context, j *job, verb string) (ctl.Fo
 	return cfg, p, func() { done(); release() }, nil
 }
 
-// record appends a root score to the log and returns its line.
-func (e *Engine) record(score venti.Score, part, ventiAddr string) (string, error) {
+// record appends a root score to the log and returns its line; and to
+// the conventional copy (rootscor -f) if there is one, whose failure
+// is a warning in j and /log, never the record's.
+func (e *Engine) record(j *job, score venti.Score, part, ventiAddr string) (string, error) {
 	r := rootscor.Record{Score: score, Partition: part, Venti: ventiAddr, Fsname: e.fsname(), Time: e.opts.Now().UTC().Truncate(time.Second)}
 	if err := e.scores.Append(r); err != nil {
 		return "", err
 	}
 	e.event("rootscor %s", r)
+	e.mu.Lock()
+	file := e.cfg.logFile
+	e.mu.Unlock()
+	if file != "" {
+		if err := e.appendSeed(file, r); err != nil {
+			j.addWarning("rootscor -f: " + oneLine(err.Error()))
+			e.event("rootscor -f: %v", err)
+		}
+	}
 	return r.String(), nil
+}
+
+// appendSeed appends r to file in the seed scripts' format
+// (vac:SCORE partition venti), synced, creating it (mode 0600); it
+// refuses what checkLogFile refuses, checked again at each append.
+func (e *Engine) appendSeed(file string, r rootscor.Record) error {
+	if st, err := os.Lstat(file); err == nil && !st.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file", file)
+	} else if err == nil {
+		if err := e.ownFile(file); err != nil {
+			return err
+		}
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0600)
+	if err != nil {
+		return err
+	}
+	rec := rootscor.Record{Score: r.Score, Partition: r.Partition, Venti: r.Venti}
+	_, werr := f.WriteString(rec.String() + "\n")
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return fmt.Errorf("append %s: %w", file, err)
+	}
+	return nil
 }
 
 func (e *Engine) fossilize(ctx context.Context, j *job, c ctl.Fossilize) error {
@@ -211,7 +247,7 @@ func (e *Engine) fossilize(ctx context.Context, j *job, c ctl.Fossilize) error {
 	if err != nil {
 		return fmt.Errorf("fossilize: %w", err)
 	}
-	line, err := e.record(last, part, addr)
+	line, err := e.record(j, last, part, addr)
 	if err != nil {
 		return fmt.Errorf("fossilize: %w", err)
 	}
@@ -309,7 +345,7 @@ func (e *Engine) snap(ctx context.Context, j *job, c ctl.Snap) error {
 	if err := syncVenti(ctx, j, addr); err != nil {
 		return fmt.Errorf("snap: sync venti %s: %w", addr, err)
 	}
-	line, err := e.record(s.Last, cfg.Partition, addr)
+	line, err := e.record(j, s.Last, cfg.Partition, addr)
 	if err != nil {
 		return fmt.Errorf("snap: %w", err)
 	}
@@ -464,11 +500,18 @@ func (e *Engine) startFossil(ctx context.Context, j *job, fp *fosProc) error {
 // files, and a name proves nothing: files are compared by device and
 // inode.
 func (e *Engine) ownFile(part string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ownFileLocked(part)
+}
+
+// ownFileLocked is ownFile with e.mu held (as a ctl check holds it): a
+// few stats, of the sources and the state directory's files.
+func (e *Engine) ownFileLocked(part string) error {
 	st, err := os.Stat(part)
 	if err != nil {
 		return err
 	}
-	e.mu.Lock()
 	var srcs []string
 	if e.opts.Embedded != nil {
 		srcs = append(srcs, e.opts.Embedded.Partitions...)
@@ -476,7 +519,6 @@ func (e *Engine) ownFile(part string) error {
 	if e.cfg.source != nil {
 		srcs = append(srcs, e.cfg.source.Partitions...)
 	}
-	e.mu.Unlock()
 	for _, p := range srcs {
 		if pst, err := os.Stat(p); err == nil && os.SameFile(st, pst) {
 			return fmt.Errorf("%s: replfs's source arena partition (%s)", part, p)
@@ -579,7 +621,7 @@ func (e *Engine) fosreset(ctx context.Context, j *job, c ctl.Fosreset) error {
 	if last, err := fossil.Last(part); err == nil && last != venti.ZeroScore && last != c.Score {
 		if r, ok := e.newest(part); !ok || r.Score != last {
 			old, _ := e.fossilVenti("")
-			line, err := e.record(last, part, old)
+			line, err := e.record(j, last, part, old)
 			if err != nil {
 				return fmt.Errorf("fosreset: record the old root: %w", err)
 			}

@@ -181,3 +181,56 @@ func TestFossilizeLeavesLog(t *testing.T) {
 		t.Errorf("fossilize, venti down:\n%s", st)
 	}
 }
+
+// TestLogFile: rootscor -f keeps a second copy of each record in the
+// seed scripts' format; it is configuration, refuses files replfs must
+// not append to, and a failed append is a warning, never a lost record.
+func TestLogFile(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	part := filepath.Join(dir, "fossil.part")
+	ventitest.CopyFixture(t, "fossil", "fossil.part", part)
+	e := newEngine(t, state)
+	ctx := context.Background()
+	for _, tc := range []struct{ text, err string }{
+		{"rootscor -f " + dir, "rootscor: " + strconv.Quote(dir) + ": not a regular file"},
+		{"rootscor -f " + filepath.Join(dir, "none", "rootscor"), "rootscor: " + strconv.Quote(filepath.Join(dir, "none")) + ": no such directory"},
+		{"rootscor -f " + filepath.Join(state, "rootscor"), "rootscor: " + filepath.Join(state, "rootscor") + ": replfs's own file"},
+		{"rootscor -f rel/rootscor", `rootscor: bad file "rel/rootscor": want an absolute name`},
+		{"rootscor -f /x -r local", "usage: rootscor"},
+	} {
+		if err := e.Exec(ctx, tc.text); err == nil || !strings.HasPrefix(err.Error(), tc.err) {
+			t.Errorf("%s: %v, want %s", tc.text, err, tc.err)
+		}
+	}
+	seed := filepath.Join(dir, "9fat-rootscor")
+	if err := e.Exec(ctx, "rootscor -f "+seed+"\nfossil -h tcp!127.0.0.1!1 "+part); err != nil {
+		t.Fatal(err)
+	}
+	if ids := e.Jobs(); len(ids) != 0 {
+		t.Errorf("rootscor -f started jobs %v", ids)
+	}
+	if !strings.Contains(e.CtlText(), "rootscor -f "+seed+"\n") {
+		t.Errorf("/ctl:\n%s", e.CtlText())
+	}
+	run(t, e, "fossilize", Done)
+	r := e.scores.Records()[0]
+	if b, _ := os.ReadFile(seed); string(b) != "vac:"+r.Score.String()+" "+part+" tcp!127.0.0.1!1\n" {
+		t.Errorf("seed copy %q", b)
+	}
+	// The copy cannot be written: a warning, and the record is kept.
+	os.Remove(seed)
+	os.Mkdir(seed, 0700)
+	other := filepath.Join(dir, "other.part")
+	ventitest.CopyFixture(t, "fossil", "fossil.part", other)
+	if err := e.Exec(ctx, "fossil -h tcp!127.0.0.1!1 "+other); err != nil {
+		t.Fatal(err)
+	}
+	st := run(t, e, "fossilize", Done)
+	if !strings.Contains(st, "result rootscor -f: "+seed+": not a regular file\n") || len(e.scores.Records()) != 2 {
+		t.Errorf("fossilize, seed copy a directory:\n%s", st)
+	}
+	if err := e.Exec(ctx, "rootscor -d"); err != nil || strings.Contains(e.CtlText(), "rootscor") {
+		t.Errorf("rootscor -d: %v\n%s", err, e.CtlText())
+	}
+}

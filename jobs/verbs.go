@@ -3,6 +3,8 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"replfs/ctl"
 )
@@ -40,10 +42,11 @@ var verbs = map[string]verb{
 	"set":    {config: configOf((*config).setting)},
 	"cancel": {check: checkOf(checkCancel), act: actOf(cancel)},
 
-	"ventiprog":   {refs: refsOf(func(c ctl.Ventiprog) []string { return c.Targets }), run: runOf((*Engine).ventiprogJob)},
-	"copy":        {refs: refsOf(func(c ctl.Copy) []string { return []string{c.Src, c.Dst} }), run: runOf((*Engine).copyTrees)},
-	"verify":      {refs: refsOf(func(c ctl.Verify) []string { return []string{c.Target} }), run: runOf((*Engine).verifyTrees)},
-	"rootscor":    {refs: refsOf(func(c ctl.Rootscor) []string { return []string{c.Venti} }), run: runOf((*Engine).recoverLog)},
+	"ventiprog": {refs: refsOf(func(c ctl.Ventiprog) []string { return c.Targets }), run: runOf((*Engine).ventiprogJob)},
+	"copy":      {refs: refsOf(func(c ctl.Copy) []string { return []string{c.Src, c.Dst} }), run: runOf((*Engine).copyTrees)},
+	"verify":    {refs: refsOf(func(c ctl.Verify) []string { return []string{c.Target} }), run: runOf((*Engine).verifyTrees)},
+	"rootscor": {refs: refsOf(func(c ctl.Rootscor) []string { return []string{c.Venti} }), config: configOf((*config).setLogFile),
+		check: checkOf(checkLogFile), run: runOf((*Engine).recoverLog), split: splitRootscor},
 	"snap":        {run: runOf((*Engine).snap)},
 	"fossilize":   {run: runOf((*Engine).fossilize)},
 	"fosreset":    {refs: refsOf(func(c ctl.Fosreset) []string { return []string{c.Venti} }), run: runOf((*Engine).fosreset)},
@@ -52,6 +55,34 @@ var verbs = map[string]verb{
 	"cpsys":       {run: runOf((*Engine).cpsys)},
 	"trickle": {refs: refsOf(trickleRefs), run: runOf((*Engine).trickleJob),
 		split: splitOf(trickleSplit), repeats: repeatsOf(trickleRepeats)},
+}
+
+// splitRootscor: rootscor -r is a job, -f and -d configuration only.
+func splitRootscor(c ctl.Cmd) []ctl.Cmd {
+	if c.(ctl.Rootscor).Config() {
+		return nil
+	}
+	return []ctl.Cmd{c}
+}
+
+// checkLogFile refuses, for rootscor -f, a file replfs must not append
+// to: one that exists and is not a regular file, one in a directory
+// that does not exist, and any file replfs itself uses.
+func checkLogFile(e *Engine, c ctl.Rootscor) error {
+	if c.File == "" {
+		return nil
+	}
+	if st, err := os.Stat(c.File); err == nil {
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("rootscor: %s: not a regular file", ctl.Clip(c.File))
+		}
+		if err := e.ownFileLocked(c.File); err != nil {
+			return fmt.Errorf("rootscor: %w", err)
+		}
+	} else if st, err := os.Stat(filepath.Dir(c.File)); err != nil || !st.IsDir() {
+		return fmt.Errorf("rootscor: %s: no such directory", ctl.Clip(filepath.Dir(c.File)))
+	}
+	return nil
 }
 
 // checkFossil refuses a fossil program replfs was not started with.
