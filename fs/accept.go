@@ -4,13 +4,19 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // DefaultMaxConns is the connections a Server serves at once when
 // MaxConns is 0.
 const DefaultMaxConns = 1000
+
+// crowd is the connections at once after which a listener, once they
+// have all gone, returns the memory they cost to the system at once.
+const crowd = 32
 
 // accept runs the accept loop of Serve: each connection accepted on l
 // is served by serve in a goroutine counted in wg, at most max at once;
@@ -20,6 +26,7 @@ const DefaultMaxConns = 1000
 // It is venti's accept loop: fs does not import venti.
 func accept(ctx context.Context, l net.Listener, max int, logf func(string, ...any), wg *sync.WaitGroup, serve func(net.Conn)) error {
 	slots := make(chan struct{}, max)
+	var crowded atomic.Bool // crowd or more connections since they last all went
 	var delay time.Duration
 	full := false
 	for {
@@ -49,6 +56,9 @@ func accept(ctx context.Context, l net.Listener, max int, logf func(string, ...a
 		delay = 0
 		select {
 		case slots <- struct{}{}:
+			if len(slots) >= crowd {
+				crowded.Store(true)
+			}
 			full = false
 		default:
 			if !full {
@@ -59,7 +69,14 @@ func accept(ctx context.Context, l net.Listener, max int, logf func(string, ...a
 			continue
 		}
 		wg.Go(func() {
-			defer func() { <-slots }()
+			defer func() {
+				<-slots
+				if len(slots) == 0 && crowded.CompareAndSwap(true, false) {
+					// The crowd has gone: give back what it cost now,
+					// not when the runtime gets round to it.
+					debug.FreeOSMemory()
+				}
+			}()
 			serve(c)
 		})
 	}
