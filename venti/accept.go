@@ -72,8 +72,9 @@ func accept(ctx context.Context, l net.Listener, max int, logf func(string, ...a
 				<-slots
 				if len(slots) == 0 && crowded.CompareAndSwap(true, false) {
 					// The crowd has gone: give back what it cost now,
-					// not when the runtime gets round to it.
-					debug.FreeOSMemory()
+					// not when the runtime gets round to it (once the
+					// requests its connections left have wound down).
+					time.AfterFunc(time.Second, debug.FreeOSMemory)
 				}
 			}()
 			serve(c)
