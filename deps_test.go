@@ -10,7 +10,8 @@ import (
 // import (DEVELOPERS.md; style.md 2.1). Edges point down the table;
 // only cmd/replfs wires everything.
 var allowed = map[string][]string{
-	"replfs/venti":                        {},
+	"replfs/accept":                       {},
+	"replfs/venti":                        {"replfs/accept"},
 	"replfs/venti/ventitest":              {"replfs/venti"},
 	"replfs/venti/arena":                  {"replfs/venti"},
 	"replfs/fossil":                       {"replfs/venti"},
@@ -20,7 +21,7 @@ var allowed = map[string][]string{
 	"replfs/ctl":                          {"replfs/venti"},
 	"replfs/peer":                         {"replfs/venti"},
 	"replfs/jobs":                         {"replfs/venti", "replfs/venti/arena", "replfs/fossil", "replfs/rootscor", "replfs/ctl", "replfs/peer"},
-	"replfs/fs":                           {"replfs/ctl"},
+	"replfs/fs":                           {"replfs/ctl", "replfs/accept"},
 	"replfs/cmd/replfs":                   {"*"},
 	"replfs/test":                         {"*"},
 	"replfs/bench/ventiprog":              {"*"},

@@ -18,6 +18,8 @@ import (
 
 	"9fans.net/go/plan9"
 	"9fans.net/go/plan9/srv9p"
+
+	"replfs/accept"
 )
 
 // Engine is what the file tree shows and drives. jobs.Engine is one;
@@ -52,7 +54,7 @@ type Server struct {
 	MayWrite func(c net.Conn) bool
 
 	// MaxConns bounds the connections Serve serves at once; one more
-	// is closed as it arrives. 0 means DefaultMaxConns.
+	// is closed as it arrives. 0 means accept.DefaultMaxConns.
 	MaxConns int
 
 	mu   sync.Mutex        // protects following
@@ -73,7 +75,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	defer stop()
 	max := s.MaxConns
 	if max <= 0 {
-		max = DefaultMaxConns
+		max = accept.DefaultMaxConns
 	}
 	var wg sync.WaitGroup
 	logf := func(format string, a ...any) {
@@ -81,7 +83,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			s.Logf("9P on %s: "+format, append([]any{l.Addr()}, a...)...)
 		}
 	}
-	err := accept(ctx, l, max, logf, &wg, func(c net.Conn) { s.ServeConn(ctx, c) })
+	err := accept.Loop(ctx, l, max, logf, &wg, func(c net.Conn) { s.ServeConn(ctx, c) })
 	cancel()
 	wg.Wait()
 	return err

@@ -10,6 +10,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"replfs/accept"
 )
 
 // A Store holds the blocks a Server serves. Implementations are safe for
@@ -44,7 +46,7 @@ type Server struct {
 	Trace    io.Writer                     // one line per message, as Conn's
 
 	// MaxConns bounds the connections Serve serves at once; one more
-	// is closed as it arrives. 0 means DefaultMaxConns.
+	// is closed as it arrives. 0 means accept.DefaultMaxConns.
 	MaxConns int
 	// HelloTimeout bounds the handshake, version lines and Thello; a
 	// connection that has not finished it by then is closed. 0 means
@@ -85,10 +87,10 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	defer stop()
 	max := s.MaxConns
 	if max <= 0 {
-		max = DefaultMaxConns
+		max = accept.DefaultMaxConns
 	}
 	var wg sync.WaitGroup
-	err := accept(ctx, l, max, func(format string, a ...any) {
+	err := accept.Loop(ctx, l, max, func(format string, a ...any) {
 		s.logf("venti on %s: "+format, append([]any{l.Addr()}, a...)...)
 	}, &wg, func(c net.Conn) {
 		if err := s.ServeConn(ctx, c); err != nil {

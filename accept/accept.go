@@ -1,4 +1,7 @@
-package fs
+// Package accept is the accept loop of replfs's listeners, 9P's (fs) and
+// venti's: it survives running out of file descriptors, caps the
+// connections served at once, and gives back what a crowd of them cost.
+package accept
 
 import (
 	"context"
@@ -18,13 +21,12 @@ const DefaultMaxConns = 1000
 // have all gone, returns the memory they cost to the system at once.
 const crowd = 32
 
-// accept runs the accept loop of Serve: each connection accepted on l
+// Loop runs a server's accept loop: each connection accepted on l
 // is served by serve in a goroutine counted in wg, at most max at once;
 // one past that is closed at once. A temporary error, such as running
 // out of file descriptors, is retried with backoff and logged once per
-// spell. accept returns nil when ctx is done, or any other Accept error.
-// It is venti's accept loop: fs does not import venti.
-func accept(ctx context.Context, l net.Listener, max int, logf func(string, ...any), wg *sync.WaitGroup, serve func(net.Conn)) error {
+// spell. Loop returns nil when ctx is done, or any other Accept error.
+func Loop(ctx context.Context, l net.Listener, max int, logf func(string, ...any), wg *sync.WaitGroup, serve func(net.Conn)) error {
 	slots := make(chan struct{}, max)
 	var crowded atomic.Bool // crowd or more connections since they last all went
 	var delay time.Duration
