@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"replfs/ctl"
 	"replfs/rootscor"
@@ -211,4 +212,93 @@ func (e *Engine) logToVenti(ctx context.Context, j *job, addr string) {
 		return
 	}
 	j.addInfo("rootscor " + t.logLine())
+}
+
+// heldLog is the part of log whose archives the venti behind conn
+// holds: the lines whose root block it has. A tree copy writes a
+// root only after everything below it, so a root there is a whole
+// archive there. This is what a copy of chosen trees may leave on a
+// target without naming an archive it lacks. Lines that are not
+// records are left out.
+func heldLog(ctx context.Context, conn *venti.Conn, log []byte) ([]byte, error) {
+	type line struct {
+		text  string
+		score venti.Score
+	}
+	var lines []line
+	have := map[venti.Score]bool{}
+	for _, l := range strings.SplitAfter(string(log), "\n") {
+		r, err := rootscor.ParseRecord(strings.TrimSuffix(l, "\n"))
+		if err != nil {
+			continue
+		}
+		lines = append(lines, line{l, r.Score})
+		have[r.Score] = false
+	}
+	// Probe the distinct roots, a window at a time: one round trip
+	// each would be minutes over a long link.
+	var mu sync.Mutex
+	var first error
+	slots := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	for s := range have {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			ok, err := venti.Has(ctx, conn, s, venti.RootType)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && first == nil {
+				first = err
+			}
+			have[s] = ok
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	var out []byte
+	for _, l := range lines {
+		if have[l.score] {
+			out = append(out, l.text...)
+		}
+	}
+	return out, nil
+}
+
+// logAfterCopy leaves on the copy's destination the part of log
+// (taken before the copy began) whose archives it holds. As for
+// snap, a failure is a warning: the copy itself succeeded.
+func (e *Engine) logAfterCopy(ctx context.Context, j *job, t *target, conn *venti.Conn, log []byte) {
+	err := func() error {
+		held, err := heldLog(ctx, conn, log)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(t.dir, 0700); err != nil {
+			return err
+		}
+		return e.sendLog(ctx, t, conn, held)
+	}()
+	if err != nil {
+		j.addWarning(fmt.Sprintf("rootscor: log not written to %s: %v", t.name, err))
+		e.event("rootscor: log not written to %s: %v", t.name, err)
+		return
+	}
+	if t.hasLog() {
+		j.addInfo("rootscor " + t.name + " " + t.logLine())
+	}
+}
+
+// hasLog reports whether t holds a copy of the log.
+func (t *target) hasLog() bool {
+	t.mu.Lock()
+	known := t.logKnown
+	t.mu.Unlock()
+	if known {
+		return true
+	}
+	_, ok, err := loadLogCopy(t.logFile())
+	return ok && err == nil
 }

@@ -234,3 +234,68 @@ func TestLogFile(t *testing.T) {
 		t.Errorf("rootscor -d: %v\n%s", err, e.CtlText())
 	}
 }
+
+// TestLogAfterCopy: a copy of chosen trees leaves on its destination
+// the lines of the log whose archives it now holds, and no others; a
+// later copy of the rest leaves the whole log, chained to the first.
+func TestLogAfterCopy(t *testing.T) {
+	ctx := context.Background()
+	src := ventitest.NewMemStore()
+	r1, err := ventitest.MakeTree(ctx, src, 2, 20<<10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := ventitest.MakeTree(ctx, src, 2, 20<<10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcAddr := ventitest.Serve(t, &venti.Server{Store: src})
+	a, astore := ventitest.NewServer(t)
+	e := newEngine(t, t.TempDir())
+	if err := e.Exec(ctx, "target a "+a); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for i, r := range []venti.Score{r1, r2} {
+		rec := rootscor.Record{Score: r, Partition: "/fs.part", Venti: "local", Fsname: "fs", Time: time.Unix(int64(i), 0)}
+		if err := e.scores.Append(rec); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, rec.String()+"\n")
+	}
+	held := func() (string, venti.Score) {
+		c, ok, err := loadLogCopy(filepath.Join(e.opts.StateDir, "targets", "a", "rootscor"))
+		if err != nil || !ok {
+			t.Fatalf("no log copy: %v", err)
+		}
+		b, err := rootscor.ReadLog(ctx, astore, c.root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b), c.root
+	}
+	st := run(t, e, "copy "+srcAddr+" a vac:"+r2.String(), Done)
+	got, first := held()
+	if got != lines[1] {
+		t.Errorf("after copying r2 the target holds\n%q\nwant\n%q\n%s", got, lines[1], st)
+	}
+	if !strings.Contains(st, "\nrootscor a vac:") {
+		t.Errorf("job does not say where the log went:\n%s", st)
+	}
+	run(t, e, "copy "+srcAddr+" a vac:"+r1.String(), Done)
+	got, second := held()
+	if got != lines[0]+lines[1] {
+		t.Errorf("after copying both the target holds\n%q", got)
+	}
+	b, err := astore.Read(ctx, second, venti.RootType, venti.RootSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := venti.UnpackRoot(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.Prev != first {
+		t.Errorf("second log's prev %v, want %v", rt.Prev, first)
+	}
+}

@@ -67,6 +67,8 @@ func (e *Engine) copyTrees(ctx context.Context, j *job, c ctl.Copy) error {
 	e.mu.Lock()
 	src, err1 := e.endpoint(c.Src)
 	dst, err2 := e.endpoint(c.Dst)
+	t := e.targets[c.Dst]
+	log := e.scores.Bytes() // before the copy: see heldLog
 	e.mu.Unlock()
 	if err := errors.Join(err1, err2); err != nil {
 		return err
@@ -93,7 +95,21 @@ func (e *Engine) copyTrees(ctx context.Context, j *job, c ctl.Copy) error {
 		}
 		j.addResult(fmt.Sprintf("vac:%v copied %d blocks %d bytes skipped %d", s, st.Blocks, st.Bytes, st.Skipped))
 	}
-	return dc.Sync(ctx)
+	if err := dc.Sync(ctx); err != nil {
+		return err
+	}
+	if t == nil {
+		t = newTarget(e.opts.StateDir, dst, dst, true)
+	} else {
+		select {
+		case t.run <- struct{}{}:
+			defer func() { <-t.run }()
+		case <-tctx.Done():
+			return nil
+		}
+	}
+	e.logAfterCopy(tctx, j, t, dc, log)
+	return nil
 }
 
 // verifyTrees runs the verify command.
@@ -168,6 +184,7 @@ func (e *Engine) quick(ctx context.Context, j *job, c ctl.Ventiprog) error {
 		ts, err = e.resolve(c.Targets)
 	}
 	roots := e.roots()
+	log := e.scores.Bytes() // what roots came from
 	e.mu.Unlock()
 	if err != nil {
 		return err
@@ -181,7 +198,7 @@ func (e *Engine) quick(ctx context.Context, j *job, c ctl.Ventiprog) error {
 	var wg sync.WaitGroup
 	for i, t := range ts {
 		wg.Go(func() {
-			errs[i] = e.quickTo(ctx, j, sc, t, roots, c.DryRun)
+			errs[i] = e.quickTo(ctx, j, sc, t, roots, log, c.DryRun)
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("%s: %w", t.name, errs[i])
 			}
@@ -191,7 +208,7 @@ func (e *Engine) quick(ctx context.Context, j *job, c ctl.Ventiprog) error {
 	return errors.Join(errs...)
 }
 
-func (e *Engine) quickTo(ctx context.Context, j *job, src *venti.Conn, t *target, roots []venti.Score, dry bool) error {
+func (e *Engine) quickTo(ctx context.Context, j *job, src *venti.Conn, t *target, roots []venti.Score, log []byte, dry bool) error {
 	dc, err := dial(ctx, j, t.addr)
 	if err != nil {
 		t.end(e.opts.Now(), err)
@@ -219,6 +236,10 @@ func (e *Engine) quickTo(ctx context.Context, j *job, src *venti.Conn, t *target
 	}
 	if err == nil && !dry {
 		err = dc.Sync(ctx)
+	}
+	if err == nil && !dry {
+		// Every root of log was copied whole and synced.
+		err = e.sendLog(tctx, t, dc, log)
 	}
 	verb := "copied"
 	if dry {

@@ -122,6 +122,7 @@ func (e *Engine) trickleTrees(ctx context.Context, j *job, p ctl.Pair, t *target
 		roots = e.roots()
 		srcAddr, err = e.endpoint(p.Src)
 	}
+	log := e.scores.Bytes() // before the copy: see heldLog
 	e.mu.Unlock()
 	if err != nil {
 		return err
@@ -173,6 +174,7 @@ func (e *Engine) trickleTrees(ctx context.Context, j *job, p ctl.Pair, t *target
 		}
 	}
 	j.addResult(fmt.Sprintf("%s: roots %d copied %d blocks %d bytes skipped %d", t.name, len(roots), total.Blocks, total.Bytes, total.Skipped))
+	e.logAfterCopy(tctx, j, t, dc, log)
 	t.end(e.opts.Now(), nil)
 	return nil
 }
