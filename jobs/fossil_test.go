@@ -223,9 +223,10 @@ func TestTrickleFossil(t *testing.T) {
 			t.Errorf("trickle fossil lacks %q:\n%s", w, st)
 		}
 	}
-	// The arenas' 941 blocks, and the root score log's three (data,
-	// directory, root), naming the archive just made.
-	if store.Len() != 941+3 || len(e.scores.Records()) != 1 {
+	// The arenas' 941 blocks, and the root score log's seven (data; the
+	// root directory's entries and its two metadata blocks; the top
+	// block; the vac and replfs roots), naming the archive just made.
+	if store.Len() != 941+7 || len(e.scores.Records()) != 1 {
 		t.Errorf("backup has %d blocks; rootscor:\n%s", store.Len(), e.RootScor())
 	}
 	checkLogCopy(t, e, "backup", store)

@@ -97,6 +97,9 @@ func (e *Engine) sendLog(ctx context.Context, t *target, conn *venti.Conn, log [
 	if e.opts.Pause != nil {
 		e.opts.Pause("rootscor " + t.name)
 	}
+	if err := os.MkdirAll(t.dir, 0700); err != nil {
+		return err
+	}
 	var chain venti.Score
 	if ok {
 		chain = prev.root

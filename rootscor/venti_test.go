@@ -52,6 +52,29 @@ func TestWriteReadLog(t *testing.T) {
 		if !bytes.Equal(got, log) {
 			t.Fatalf("%d bytes: read back %d bytes, differing", n, len(got))
 		}
+		// The same archive as vac sees it, through the vac root.
+		vs, err := VacRoot(rb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := ReadLog(ctx, m, vs); err != nil || !bytes.Equal(got, log) {
+			t.Fatalf("%d bytes: through the vac root: %v", n, err)
+		}
+		top, err := venti.OpenVac(ctx, m, vs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := top.ReadDir(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) != 1 || files[0].Dir.Elem != "rootscor" || files[0].Size != uint64(n) || files[0].IsDir() {
+			t.Fatalf("%d bytes: vac archive holds %+v", n, files)
+		}
+		var b bytes.Buffer
+		if _, err := files[0].Data().WriteTo(ctx, &b); err != nil || !bytes.Equal(b.Bytes(), log) {
+			t.Fatalf("%d bytes: vac file: %v", n, err)
+		}
 		prev = s
 	}
 }
@@ -105,6 +128,27 @@ func TestReadLogHostile(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.HasPrefix(err.Error(), "read root score log ") {
 			t.Errorf("%s: %v, want %q", tt.name, err, tt.err)
 		}
+	}
+	// A vac archive whose metadata claims a terabyte.
+	three := func(es ...venti.Entry) venti.Score {
+		eb := make([]byte, 3*venti.EntrySize)
+		for i, e := range es {
+			if err := e.Pack(eb[i*venti.EntrySize:]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ds, _ := m.Write(ctx, venti.DirType, eb)
+		rb, _ := venti.Root{Name: "rootscor", Type: "replfs", Score: ds, BlockSize: 8192}.Pack()
+		s, _ := m.Write(ctx, venti.RootType, rb)
+		return s
+	}
+	dirs := ok
+	dirs.Type = venti.DirType
+	if _, err := ReadLog(ctx, m, three(dirs, huge, ok)); err == nil || !strings.Contains(err.Error(), "bad root directory entry") {
+		t.Errorf("huge metadata: %v", err)
+	}
+	if _, err := ReadLog(ctx, m, three(dirs, ok, ok)); err == nil || !strings.Contains(err.Error(), "meta block") {
+		t.Errorf("metadata that is not: %v", err)
 	}
 	// A missing data block below the root.
 	m.Delete(data, venti.DataType)

@@ -59,10 +59,24 @@ func TestPlan9portRootscor(t *testing.T) {
 		t.Errorf("venti roots -l on plan9port's partition: %v %s\n%q\nwant %q", err, errs, out, log)
 	}
 
+	// The vac root beside the replfs one is what unvac reads.
+	out, errs, err = runReplfs(t, "venti", "roots", part)
+	if err != nil {
+		t.Fatalf("venti roots: %v %s", err, errs)
+	}
+	var vacRoot string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 2 && f[1] == "rootscor" && f[2] == "vac" {
+			vacRoot = f[0]
+		}
+		if f := strings.Fields(l); len(f) > 2 && f[1] == "rootscor" && f[2] == "replfs" && "vac:"+f[0] == logRoot && vacRoot == "" {
+			t.Fatalf("no vac root before the log's:\n%s", out)
+		}
+	}
 	dir := t.TempDir()
-	cmd := ventitest.Plan9portCmd(context.Background(), root, "unvac", "-h", pv.Addr, "-d", dir, logRoot)
+	cmd := ventitest.Plan9portCmd(context.Background(), root, "unvac", "-h", pv.Addr, "-d", dir, "vac:"+vacRoot)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("unvac %s: %v\n%s", logRoot, err, b)
+		t.Fatalf("unvac vac:%s: %v\n%s", vacRoot, err, b)
 	}
 	var got []byte
 	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {

@@ -97,7 +97,7 @@ func TestVentiRootsLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rb1 := mustRead(t, s, r1)
+	rb1, rb2 := mustRead(t, s, r1), mustRead(t, s, r2)
 	// Closed, so that the store's summing of sealed arenas does not
 	// change the file while we check that venti roots does not.
 	if err := s.Close(); err != nil {
@@ -107,18 +107,32 @@ func TestVentiRootsLog(t *testing.T) {
 
 	st, out, errs := runCmd(t, "", nil, "venti", "roots", part)
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if st != 0 || errs != "" || len(lines) != 3 {
+	if st != 0 || errs != "" || len(lines) != 5 {
 		t.Fatalf("roots: %d %q %q", st, out, errs)
+	}
+	// Each log is a vac archive under two roots: the vac one, for unvac,
+	// then the replfs one, chained.
+	v1, err := rootscor.VacRoot(rb1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := rootscor.VacRoot(rb2)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for i, w := range []string{
 		vac.String() + " test vac ",
+		v1.String() + " rootscor vac ",
 		r1.String() + " rootscor replfs ",
+		v2.String() + " rootscor vac ",
 		r2.String() + " rootscor replfs ",
 	} {
 		if !strings.HasPrefix(lines[i], w) {
 			t.Errorf("line %d: %q, want %q...", i, lines[i], w)
 		}
 	}
+	all := lines
+	lines = []string{lines[0], lines[2], lines[4]}
 	if !strings.HasSuffix(lines[1], " "+venti.Score{}.String()) || !strings.HasSuffix(lines[2], " "+r1.String()) {
 		t.Errorf("prev: %q", out)
 	}
@@ -150,7 +164,7 @@ func TestVentiRootsLog(t *testing.T) {
 	after[clump+arena.ClumpSize+10] ^= 1
 	os.WriteFile(bad, after, 0600)
 	st, out, errs = runCmd(t, "", nil, "venti", "roots", bad)
-	if st != 1 || out != lines[0]+"\n"+lines[2]+"\n" ||
+	if st != 1 || out != strings.Join([]string{all[0], all[1], all[3], all[4], ""}, "\n") ||
 		errs != fmt.Sprintf("replfs venti roots: arena %s: clump %#x: corrupt data: mismatched score: want %v got %v\n", f1[4], off, r1, venti.Sum(flip(rb1, 10))) {
 		t.Errorf("damaged: %d %q %q", st, out, errs)
 	}
