@@ -28,6 +28,13 @@ import (
 //
 // and shown in its status as rootscor vac:ROOT n lines.
 
+// A logStore is where a log copy goes: a venti.Conn or venti.Pool.
+type logStore interface {
+	venti.BlockReader
+	venti.BlockWriter
+	Sync(ctx context.Context) error
+}
+
 // A logCopy is the root score log a target holds.
 type logCopy struct {
 	root  venti.Score
@@ -80,7 +87,7 @@ func clipText(s string) string {
 
 // sendLog leaves log on t through conn, unless t already holds it. The
 // caller has synced every block the log names to t.
-func (e *Engine) sendLog(ctx context.Context, t *target, conn *venti.Conn, log []byte) error {
+func (e *Engine) sendLog(ctx context.Context, t *target, conn logStore, log []byte) error {
 	if len(log) == 0 {
 		return nil
 	}
@@ -223,7 +230,7 @@ func (e *Engine) logToVenti(ctx context.Context, j *job, addr string) {
 // archive there. This is what a copy of chosen trees may leave on a
 // target without naming an archive it lacks. Lines that are not
 // records are left out.
-func heldLog(ctx context.Context, conn *venti.Conn, log []byte) ([]byte, error) {
+func heldLog(ctx context.Context, conn logStore, log []byte) ([]byte, error) {
 	type line struct {
 		text  string
 		score venti.Score
@@ -273,7 +280,7 @@ func heldLog(ctx context.Context, conn *venti.Conn, log []byte) ([]byte, error) 
 // logAfterCopy leaves on the copy's destination the part of log
 // (taken before the copy began) whose archives it holds. As for
 // snap, a failure is a warning: the copy itself succeeded.
-func (e *Engine) logAfterCopy(ctx context.Context, j *job, t *target, conn *venti.Conn, log []byte) {
+func (e *Engine) logAfterCopy(ctx context.Context, j *job, t *target, conn logStore, log []byte) {
 	err := func() error {
 		held, err := heldLog(ctx, conn, log)
 		if err != nil {

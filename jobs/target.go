@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,6 +43,41 @@ type target struct {
 	offset      int64
 	log         logCopy // the root score log it holds, if logKnown
 	logKnown    bool
+	pool        *venti.Pool     // the connections of the run under way
+	pools       int             // runs under way (jobs may share a target)
+	link        venti.PoolStats // the last run's, when pool is nil
+	linkKnown   bool
+}
+
+// dial opens the connections a job sends to t through (a venti.Pool,
+// its window sizing itself to the path unless window fixes it), giving
+// up early if stop closes. The target's status shows the pool's state
+// while it lives and its last state after; close it with t.hangup.
+func (t *target) dial(ctx context.Context, stop <-chan struct{}, window int) (*venti.Pool, error) {
+	dctx, cancel := untilStop(ctx, stop)
+	defer cancel()
+	p, err := venti.DialPool(dctx, t.addr, venti.PoolOptions{Window: window})
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	t.pool = p
+	t.pools++
+	t.mu.Unlock()
+	return p, nil
+}
+
+// hangup closes a pool from dial, keeping its last state for status.
+func (t *target) hangup(p *venti.Pool) {
+	st := p.Stats()
+	p.Close()
+	t.mu.Lock()
+	t.link, t.linkKnown = st, true
+	t.pools--
+	if t.pool == p {
+		t.pool = nil
+	}
+	t.mu.Unlock()
 }
 
 func newTarget(stateDir, name, addr string, adhoc bool) *target {
@@ -134,13 +170,19 @@ type targetSnapshot struct {
 	lastErr                      string
 	lastErrTime, lastOK, started time.Time
 	rootscor                     string // the log it holds, as logLine says
+	link                         venti.PoolStats
+	linkKnown                    bool
 }
 
 func (t *target) snapshot() targetSnapshot {
 	log := t.logLine()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return targetSnapshot{rootscor: log,
+	link, known := t.link, t.linkKnown
+	if t.pool != nil {
+		link, known = t.pool.Stats(), true
+	}
+	return targetSnapshot{rootscor: log, link: link, linkKnown: known,
 		name: t.name, addr: t.addr, state: t.state, cursor: t.cursor.Clone(),
 		runClumps: t.runClumps, runBytes: t.runBytes, totalClumps: t.totalClumps, totalBytes: t.totalBytes,
 		corrupt: t.corrupt, rate: t.rate, retries: t.retries,
@@ -191,6 +233,17 @@ func (s targetSnapshot) render(l lag, now time.Time) string {
 	}
 	kv("lastsuccess", stamp(s.lastOK))
 	kv("rootscor", orDash(s.rootscor))
+	if s.linkKnown {
+		kv("rtt", s.link.RTT.Round(10*time.Microsecond))
+		kv("inflight", s.link.Window.Inflight)
+		kv("window", s.link.Window.Limit)
+		kv("conns", s.link.Conns)
+	} else {
+		kv("rtt", "-")
+		kv("inflight", "-")
+		kv("window", "-")
+		kv("conns", "-")
+	}
 	return b.String()
 }
 

@@ -29,6 +29,15 @@ func (e *Engine) endpoint(name string) (string, error) {
 	return name, nil
 }
 
+// targetFor returns the target named, or for a venti that is not one,
+// an ad-hoc target of its own; e.mu is held.
+func (e *Engine) targetFor(name, addr string) *target {
+	if t, ok := e.targets[name]; ok {
+		return t
+	}
+	return newTarget(e.opts.StateDir, addr, addr, true)
+}
+
 // roots returns the distinct roots of the root score log, oldest first.
 func (e *Engine) roots() []venti.Score {
 	seen := map[venti.Score]bool{}
@@ -78,14 +87,19 @@ func (e *Engine) copyTrees(ctx context.Context, j *job, c ctl.Copy) error {
 		return err
 	}
 	defer sc.Close()
-	dc, err := dial(ctx, j, dst)
+	if t == nil {
+		t = newTarget(e.opts.StateDir, dst, dst, true)
+	}
+	dc, err := t.dial(ctx, j.stop, c.Window)
 	if err != nil {
 		return err
 	}
-	defer dc.Close()
+	defer t.hangup(dc)
 	tctx, cancel := untilStop(ctx, j.stop)
 	defer cancel()
-	opts := venti.TreeOptions{Window: c.Window, Fast: c.Fast, Progress: treeProgress(j)}
+	// The target's rate holds for every job that sends to it.
+	opts := venti.TreeOptions{Window: c.Window, Fast: c.Fast, Progress: treeProgress(j),
+		Throttle: func(n int) { t.limit.wait(n, j.stop) }}
 	for _, s := range c.Scores {
 		st, err := venti.CopyTree(tctx, sc, dc, s, opts)
 		if err != nil {
@@ -98,9 +112,7 @@ func (e *Engine) copyTrees(ctx context.Context, j *job, c ctl.Copy) error {
 	if err := dc.Sync(ctx); err != nil {
 		return err
 	}
-	if t == nil {
-		t = newTarget(e.opts.StateDir, dst, dst, true)
-	} else {
+	if !t.adhoc {
 		select {
 		case t.run <- struct{}{}:
 			defer func() { <-t.run }()
@@ -116,6 +128,7 @@ func (e *Engine) copyTrees(ctx context.Context, j *job, c ctl.Copy) error {
 func (e *Engine) verifyTrees(ctx context.Context, j *job, c ctl.Verify) error {
 	e.mu.Lock()
 	addr, err := e.endpoint(c.Target)
+	t := e.targetFor(c.Target, addr)
 	scores := c.Scores
 	if len(scores) == 0 {
 		scores = e.roots()
@@ -127,11 +140,11 @@ func (e *Engine) verifyTrees(ctx context.Context, j *job, c ctl.Verify) error {
 	if len(scores) == 0 {
 		return errors.New("verify: no scores and no roots recorded")
 	}
-	conn, err := dial(ctx, j, addr)
+	conn, err := t.dial(ctx, j.stop, 0)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer t.hangup(conn)
 	if c.ReadAll {
 		j.addInfo("probe read every block, SHA-1 checked")
 	} else {
@@ -209,12 +222,12 @@ func (e *Engine) quick(ctx context.Context, j *job, c ctl.Ventiprog) error {
 }
 
 func (e *Engine) quickTo(ctx context.Context, j *job, src *venti.Conn, t *target, roots []venti.Score, log []byte, dry bool) error {
-	dc, err := dial(ctx, j, t.addr)
+	dc, err := t.dial(ctx, j.stop, 0)
 	if err != nil {
 		t.end(e.opts.Now(), err)
 		return err
 	}
-	defer dc.Close()
+	defer t.hangup(dc)
 	tctx, cancel := untilStop(ctx, j.stop)
 	defer cancel()
 	var total venti.TreeStats
@@ -225,7 +238,8 @@ func (e *Engine) quickTo(ctx context.Context, j *job, src *venti.Conn, t *target
 			st, err = venti.VerifyTree(tctx, dc, r, venti.TreeOptions{})
 			st.Blocks = st.Missing
 		} else {
-			st, err = venti.CopyTree(tctx, src, dc, r, venti.TreeOptions{Fast: true, Progress: treeProgress(j)})
+			st, err = venti.CopyTree(tctx, src, dc, r, venti.TreeOptions{Fast: true, Progress: treeProgress(j),
+				Throttle: func(n int) { t.limit.wait(n, j.stop) }})
 		}
 		if err != nil {
 			break

@@ -131,11 +131,11 @@ func (e *Engine) trickleTrees(ctx context.Context, j *job, p ctl.Pair, t *target
 		j.addResult(t.name + ": no roots recorded")
 		return nil
 	}
-	dc, err := dial(ctx, j, t.addr)
+	dc, err := t.dial(ctx, h.stop, 0)
 	if err != nil {
 		return err
 	}
-	defer dc.Close()
+	defer t.hangup(dc)
 	tctx, cancel := untilStop(ctx, h.stop)
 	defer cancel()
 	if p.Verify || p.Debug {
@@ -181,7 +181,7 @@ func (e *Engine) trickleTrees(ctx context.Context, j *job, p ctl.Pair, t *target
 
 // trickleCheck walks the roots on t: -V reports what is missing or
 // corrupt; -D what a copy would move.
-func (e *Engine) trickleCheck(ctx context.Context, j *job, p ctl.Pair, t *target, dc *venti.Conn, roots []venti.Score) error {
+func (e *Engine) trickleCheck(ctx context.Context, j *job, p ctl.Pair, t *target, dc *venti.Pool, roots []venti.Score) error {
 	bad := 0
 	for _, r := range roots {
 		st, err := venti.VerifyTree(ctx, dc, r, venti.TreeOptions{Progress: treeProgress(j),

@@ -233,9 +233,7 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 	}
 	opts.Throttle = func(n int) { t.limit.wait(n, h.stop) }
 	var st arena.CopyStats
-	dctx, dcancel := untilStop(ctx, h.stop)
-	conn, err := venti.Dial(dctx, t.addr)
-	dcancel()
+	conn, err := t.dial(ctx, h.stop, 0)
 	if err != nil && h.stopped() {
 		err = arena.ErrStopped
 	}
@@ -245,7 +243,7 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 		if err == nil && !h.stopped() {
 			err = e.sendLog(ctx, t, conn, h.log)
 		}
-		conn.Close()
+		t.hangup(conn)
 		cur = next
 	}
 	name, off := "-", int64(0)

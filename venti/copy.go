@@ -16,9 +16,11 @@ type BlockWriter interface {
 
 // TreeOptions control CopyTree and VerifyTree. The zero value is ready.
 type TreeOptions struct {
-	// Window is how many blocks are read and written at once; default
-	// 256: a leaf's read and write are one after the other, so it takes
-	// more than ventiprog's window to keep a target busy.
+	// Window is how many blocks are read and written at once. Zero is
+	// the far side's own Window if it has one (the destination of a
+	// copy, the venti verified: a Pool sizes its own), else 256: a
+	// leaf's read and write are one after the other, so it takes more
+	// than ventiprog's window to keep a target busy.
 	Window int
 	// Fast (copy -f) skips every subtree whose top the destination
 	// already has. That is safe because CopyTree writes children before
@@ -72,7 +74,7 @@ type tree struct {
 	writeSc func(ctx context.Context, t Type, data []byte, s Score) error
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
-	slots   chan struct{} // operations in flight
+	win     *Window // operations in flight
 	ops     sync.WaitGroup
 	failed  atomic.Bool
 	seq     int64 // tree order of claims; the walking goroutine's
@@ -100,15 +102,20 @@ type finding struct {
 	err error
 }
 
-func newTree(ctx context.Context, opts TreeOptions) *tree {
+func newTree(ctx context.Context, opts TreeOptions, far any) *tree {
+	win := NewWindow(opts.Window, nil)
 	if opts.Window <= 0 {
-		opts.Window = 256
+		if w, ok := far.(interface{ Window() *Window }); ok {
+			win = w.Window()
+		} else {
+			win = NewWindow(256, nil)
+		}
 	}
 	if opts.Remember <= 0 {
 		opts.Remember = 1 << 20
 	}
-	t := &tree{opts: opts, seen: newScoreSet(opts.Remember), inflight: map[setKey]*node{},
-		slots: make(chan struct{}, opts.Window)}
+	t := &tree{opts: opts, seen: newScoreSet(opts.Remember), inflight: map[setKey]*node{}}
+	t.win = win
 	t.ctx, t.cancel = context.WithCancelCause(ctx)
 	return t
 }
@@ -142,7 +149,7 @@ func (t *tree) err() error {
 // parents, Window blocks at a time. It syncs nothing; the caller syncs
 // dst when it wants the copy durable.
 func CopyTree(ctx context.Context, src BlockReader, dst BlockWriter, score Score, opts TreeOptions) (TreeStats, error) {
-	t := newTree(ctx, opts)
+	t := newTree(ctx, opts, dst)
 	defer t.cancel(nil)
 	t.src, t.dst = src, dst
 	if r, ok := dst.(BlockReader); ok {
@@ -164,7 +171,7 @@ func CopyTree(ctx context.Context, src BlockReader, dst BlockWriter, score Score
 // error is for a failure to check (a broken connection), not for what
 // is missing.
 func VerifyTree(ctx context.Context, r BlockReader, score Score, opts TreeOptions) (TreeStats, error) {
-	t := newTree(ctx, opts)
+	t := newTree(ctx, opts, r)
 	defer t.cancel(nil)
 	t.src, t.verify = r, true
 	return t.run(score)
@@ -242,16 +249,19 @@ func (t *tree) claim(r blockRef, parent *node) error {
 	return t.interior(n)
 }
 
-// start runs op in a slot.
+// slot is what an operation counts for in the window: a block of the
+// largest size it may be.
+const slot = 8192
+
+// start runs op in the window.
 func (t *tree) start(op func() error) error {
-	select {
-	case t.slots <- struct{}{}:
-	case <-t.ctx.Done():
+	if err := t.win.Acquire(t.ctx, slot); err != nil {
 		return t.err()
 	}
 	t.ops.Go(func() {
-		defer func() { <-t.slots }()
-		if err := op(); err != nil {
+		err := op()
+		t.win.Release(slot, slot, err)
+		if err != nil {
 			t.fail(err)
 		}
 	})
@@ -368,14 +378,13 @@ func (t *tree) finish(n *node) {
 		data := n.data
 		n.data = nil
 		t.ops.Go(func() {
-			select {
-			case t.slots <- struct{}{}:
-			case <-t.ctx.Done():
+			if t.win.Acquire(t.ctx, slot) != nil {
 				return
 			}
-			defer func() { <-t.slots }()
+			var err error
+			defer func() { t.win.Release(slot, slot, err) }()
 			if !t.verify {
-				if err := t.write(n.ref, data); err != nil {
+				if err = t.write(n.ref, data); err != nil {
 					t.fail(err)
 					return
 				}

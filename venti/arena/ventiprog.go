@@ -25,7 +25,9 @@ type scoreWriter interface {
 
 // CopyOptions control CopyArenas. The zero value is ready to use.
 type CopyOptions struct {
-	// Window is how many writes are in flight at once; default 64.
+	// Window is how many writes are in flight at once. Zero is the
+	// target's own Window if it has one (a venti.Pool sizes its own to
+	// the path), else 64.
 	Window int
 	// DryRun counts what would be sent and sends nothing.
 	DryRun bool
@@ -92,9 +94,6 @@ type CopyStats struct {
 // disk. It returns the cursor reached (the last one committed when it
 // fails); a dry run returns the cursor a real run would reach.
 func CopyArenas(ctx context.Context, parts []*Partition, cur Cursor, dst Target, opts CopyOptions) (Cursor, CopyStats, error) {
-	if opts.Window <= 0 {
-		opts.Window = 64
-	}
 	if opts.Checkpoint <= 0 {
 		opts.Checkpoint = 64 << 20
 	}
@@ -237,6 +236,17 @@ func (c *copier) dryRun(ctx context.Context, a *Arena, from int64) error {
 	return nil
 }
 
+// window returns the window the copy's writes share.
+func (c *copier) window() *venti.Window {
+	if c.opts.Window <= 0 {
+		if w, ok := c.dst.(interface{ Window() *venti.Window }); ok {
+			return w.Window()
+		}
+		return venti.NewWindow(64, nil)
+	}
+	return venti.NewWindow(c.opts.Window, nil)
+}
+
 type writeJob struct {
 	typ   venti.Type
 	score venti.Score
@@ -251,9 +261,7 @@ func (c *copier) send(ctx context.Context, a *Arena, from int64) error {
 	defer cancel(nil)
 	var (
 		pool    = sync.Pool{New: func() any { b := make([]byte, 0, venti.MaxLumpSize); return &b }}
-		jobs    = make(chan writeJob, c.opts.Window)
 		pending sync.WaitGroup // writes not yet answered
-		workers sync.WaitGroup
 		failed  atomic.Bool
 	)
 	sw, _ := c.dst.(scoreWriter)
@@ -264,25 +272,27 @@ func (c *copier) send(ctx context.Context, a *Arena, from int64) error {
 		_, err := c.dst.Write(ctx, j.typ, j.data)
 		return err
 	}
-	for range c.opts.Window {
-		workers.Go(func() {
-			for j := range jobs {
-				if !failed.Load() {
-					if err := write(j); err != nil {
-						if failed.CompareAndSwap(false, true) {
-							cancel(fmt.Errorf("write: %w", err))
-						}
-					}
+	win := c.window()
+	// start writes j in a goroutine of its own, once the window has room.
+	start := func(j writeJob) error {
+		if err := win.Acquire(ctx, len(j.data)); err != nil {
+			return err
+		}
+		pending.Add(1)
+		go func() {
+			defer pending.Done()
+			var err error
+			if !failed.Load() {
+				if err = write(j); err != nil && failed.CompareAndSwap(false, true) {
+					cancel(fmt.Errorf("write: %w", err))
 				}
-				pool.Put(j.buf)
-				pending.Done()
 			}
-		})
+			win.Release(len(j.data), len(j.data), err)
+			pool.Put(j.buf)
+		}()
+		return nil
 	}
-	defer func() {
-		close(jobs)
-		workers.Wait()
-	}()
+	defer pending.Wait()
 	// drain waits for the writes handed out and says whether all worked.
 	drain := func() error {
 		pending.Wait()
@@ -329,11 +339,7 @@ func (c *copier) send(ctx context.Context, a *Arena, from int64) error {
 		bp := pool.Get().(*[]byte)
 		b := append((*bp)[:0], cl.Data...)
 		*bp = b
-		pending.Add(1)
-		select {
-		case jobs <- writeJob{cl.Type, cl.Score, b, bp}:
-		case <-ctx.Done():
-			pending.Done()
+		if err := start(writeJob{cl.Type, cl.Score, b, bp}); err != nil {
 			return context.Cause(ctx)
 		}
 		if !sent {
