@@ -36,8 +36,8 @@ type Pool struct {
 	dialErr    error         // of the last dial, if it failed
 	dialFailed time.Time
 	closed     bool
-	rtt     time.Duration
-	dropped int // connections dropped after breaking
+	rtt        time.Duration
+	dropped    int // connections dropped after breaking
 }
 
 type poolConn struct {
