@@ -251,7 +251,11 @@ func heldLog(ctx context.Context, conn logStore, log []byte) ([]byte, error) {
 	var first error
 	slots := make(chan struct{}, 64)
 	var wg sync.WaitGroup
+	var distinct []venti.Score
 	for s := range have {
+		distinct = append(distinct, s)
+	}
+	for _, s := range distinct {
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()

@@ -258,7 +258,7 @@ func newStore(path string, mb int) *arena.Store {
 	}
 	f.Truncate(int64(mb)<<20*3/2 + 256<<20)
 	f.Close()
-	if _, err := arena.Format(path, arena.FormatOptions{ArenaSize: 128 << 20}); err != nil {
+	if _, err := arena.Format(path, arena.FormatOptions{ArenaSize: 512 << 20}); err != nil {
 		log.Fatal(err)
 	}
 	s, err := arena.Open(context.Background(), []string{path}, arena.StoreOptions{})

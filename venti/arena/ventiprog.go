@@ -165,16 +165,26 @@ func (c *copier) corrupt(err error) {
 
 // commit syncs dst and hands the cursor reached to Commit.
 func (c *copier) commit(ctx context.Context) error {
+	if err := c.commitCursor(ctx, c.next.Clone()); err != nil {
+		return err
+	}
+	c.dirty = false
+	return nil
+}
+
+// commitCursor syncs dst and hands cur to Commit. Within an arena it
+// runs in send's committer, alone: the sender does not touch committed
+// until the committer has ended.
+func (c *copier) commitCursor(ctx context.Context, cur Cursor) error {
 	if err := c.dst.Sync(ctx); err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
 	if c.opts.Commit != nil {
-		if err := c.opts.Commit(c.next.Clone()); err != nil {
+		if err := c.opts.Commit(cur.Clone()); err != nil {
 			return fmt.Errorf("commit cursor: %w", err)
 		}
 	}
-	c.committed = c.next.Clone()
-	c.dirty = false
+	c.committed = cur
 	return nil
 }
 
@@ -273,14 +283,44 @@ func (c *copier) send(ctx context.Context, a *Arena, from int64) error {
 		return err
 	}
 	win := c.window()
+	// Checkpoints within the arena do not stop the sending: the writes
+	// handed out since the last are an epoch, and a committer waits for
+	// each epoch's answers in turn, then syncs and commits the cursor at
+	// its end, while the next epoch goes out. (A sync makes durable
+	// everything the server has answered, so it may cover more than the
+	// epoch; never less.) One epoch may wait behind the one committing.
+	type check struct {
+		epoch  *sync.WaitGroup
+		cursor Cursor
+	}
+	epoch := new(sync.WaitGroup)
+	checks := make(chan check, 1)
+	committer := make(chan struct{})
+	go func() {
+		defer close(committer)
+		for ck := range checks {
+			ck.epoch.Wait()
+			if failed.Load() {
+				continue
+			}
+			if err := c.commitCursor(ctx, ck.cursor); err != nil && failed.CompareAndSwap(false, true) {
+				cancel(err)
+			}
+		}
+	}()
+	endChecks := sync.OnceFunc(func() { close(checks); <-committer })
+	defer endChecks()
 	// start writes j in a goroutine of its own, once the window has room.
 	start := func(j writeJob) error {
 		if err := win.Acquire(ctx, len(j.data)); err != nil {
 			return err
 		}
 		pending.Add(1)
+		ep := epoch
+		ep.Add(1)
 		go func() {
 			defer pending.Done()
+			defer ep.Done()
 			var err error
 			if !failed.Load() {
 				if err = write(j); err != nil && failed.CompareAndSwap(false, true) {
@@ -310,13 +350,16 @@ func (c *copier) send(ctx context.Context, a *Arena, from int64) error {
 			return ErrStopped
 		}
 		if sinceCheck >= c.opts.Checkpoint {
-			if err := drain(); err != nil {
-				return err
+			if failed.Load() {
+				return context.Cause(ctx)
 			}
 			c.next[a.Name] = Position{Offset: cl.Offset}
-			if err := c.commit(ctx); err != nil {
-				return err
+			select {
+			case checks <- check{epoch, c.next.Clone()}:
+			case <-ctx.Done():
+				return context.Cause(ctx)
 			}
+			epoch = new(sync.WaitGroup)
 			c.progress(a.Name, cl.Offset)
 			sinceCheck = 0
 		}
@@ -352,6 +395,7 @@ func (c *copier) send(ctx context.Context, a *Arena, from int64) error {
 		c.progress(a.Name, c.stats.Offset)
 		return nil
 	})
+	endChecks()
 	if werr := drain(); err == nil || (errors.Is(err, ErrStopped) && werr != nil) {
 		err = werr
 	}
