@@ -30,7 +30,7 @@ var Verbs = []Verb{
 }
 
 const (
-	usageTarget    = "target [-r rate] name addr | target -d name"
+	usageTarget    = "target [-r rate] [-c conns] name addr | target -d name"
 	usageSource    = "source [-H httpaddr] addr partition... | source -d"
 	usageVentiprog = "ventiprog [-nq] [target ...]"
 	usageCopy      = "copy [-f] [-w window] src dst score..."
@@ -51,18 +51,26 @@ type Target struct {
 	Name   string
 	Addr   string
 	Rate   int64 // bytes a second; 0: no limit
+	Conns  int   // connections; 0: as many as the window needs, up to 32
 	Delete bool
 }
+
+// MaxConns bounds target -c.
+const MaxConns = 64
 
 func (Target) Verb() string { return "target" }
 func (c Target) String() string {
 	if c.Delete {
 		return join("target", "-d", c.Name)
 	}
+	w := []string{"target"}
 	if c.Rate > 0 {
-		return join("target", "-r", FormatRate(c.Rate), c.Name, c.Addr)
+		w = append(w, "-r", FormatRate(c.Rate))
 	}
-	return join("target", c.Name, c.Addr)
+	if c.Conns > 0 {
+		w = append(w, "-c", strconv.Itoa(c.Conns))
+	}
+	return join(append(w, c.Name, c.Addr)...)
 }
 
 // CheckName checks a target name: a single file name in /targets, not
@@ -77,12 +85,12 @@ func CheckName(name string) error {
 }
 
 func parseTarget(args []string) (Cmd, error) {
-	set, vals, args, err := flags(usageTarget, args, "d", "r")
+	set, vals, args, err := flags(usageTarget, args, "d", "rc")
 	if err != nil {
 		return nil, err
 	}
 	if set['d'] {
-		if len(args) != 1 || set['r'] {
+		if len(args) != 1 || set['r'] || set['c'] {
 			return nil, usage(usageTarget)
 		}
 		return Target{Name: args[0], Delete: true}, nil
@@ -102,7 +110,13 @@ func parseTarget(args []string) (Cmd, error) {
 			return nil, fmt.Errorf("target: %v", err)
 		}
 	}
-	return Target{Name: args[0], Addr: args[1], Rate: rate}, nil
+	var conns int
+	if set['c'] {
+		if conns, err = strconv.Atoi(vals['c']); err != nil || conns < 1 || conns > MaxConns {
+			return nil, fmt.Errorf("target: bad connection count %s (1 to %d)", Clip(vals['c']), MaxConns)
+		}
+	}
+	return Target{Name: args[0], Addr: args[1], Rate: rate, Conns: conns}, nil
 }
 
 // Source configures the source venti: its address, its arena

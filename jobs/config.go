@@ -149,7 +149,7 @@ func (c *config) target(t ctl.Target) error {
 		delete(c.targets, t.Name)
 		return nil
 	}
-	c.targets[t.Name] = ctl.Target{Name: t.Name, Addr: t.Addr, Rate: t.Rate}
+	c.targets[t.Name] = ctl.Target{Name: t.Name, Addr: t.Addr, Rate: t.Rate, Conns: t.Conns}
 	return nil
 }
 

@@ -149,6 +149,7 @@ func (e *Engine) swapLocked(cfg config, fresh map[string]*target) {
 			e.targets[n] = t
 		}
 		e.targets[n].limit.setRate(tc.Rate)
+		e.targets[n].setConns(tc.Conns)
 	}
 	for n := range e.targets {
 		if _, ok := cfg.targets[n]; !ok {

@@ -43,6 +43,7 @@ type target struct {
 	offset      int64
 	log         logCopy // the root score log it holds, if logKnown
 	logKnown    bool
+	conns       int             // target -c: connections; 0: as the window needs
 	pool        *venti.Pool     // the connections of the run under way
 	pools       int             // runs under way (jobs may share a target)
 	link        venti.PoolStats // the last run's, when pool is nil
@@ -56,7 +57,10 @@ type target struct {
 func (t *target) dial(ctx context.Context, stop <-chan struct{}, window int) (*venti.Pool, error) {
 	dctx, cancel := untilStop(ctx, stop)
 	defer cancel()
-	p, err := venti.DialPool(dctx, t.addr, venti.PoolOptions{Window: window})
+	t.mu.Lock()
+	conns := t.conns
+	t.mu.Unlock()
+	p, err := venti.DialPool(dctx, t.addr, venti.PoolOptions{Window: window, Conns: conns, Fixed: conns > 0})
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +69,12 @@ func (t *target) dial(ctx context.Context, stop <-chan struct{}, window int) (*v
 	t.pools++
 	t.mu.Unlock()
 	return p, nil
+}
+
+func (t *target) setConns(n int) {
+	t.mu.Lock()
+	t.conns = n
+	t.mu.Unlock()
 }
 
 // hangup closes a pool from dial, keeping its last state for status.

@@ -89,8 +89,8 @@ func checkBelowCursor(t *testing.T, src *arena.Partition, cur arena.Cursor, addr
 	return len(below)
 }
 
-// TestVentiprogKill kills ventiprog and its target together at random
-// moments, 24 times: after each kill, every clump below the saved
+// TestVentiprogKill kills ventiprog (sending over four connections) and
+// its target together at random moments, 24 times: after each kill, every clump below the saved
 // cursor must be on the restarted target, so a cursor never counts what
 // the target had not synced. A final run completes the copy.
 func TestVentiprogKill(t *testing.T) {
@@ -123,7 +123,9 @@ func TestVentiprogKill(t *testing.T) {
 			cursorFile = filepath.Join(state, "ventiprog", cursorFileName(tgt.addr))
 			arena.SaveCursor(cursorFile, cur)
 		}
-		prog := exec.Command(replfsBin, "ventiprog", "-p", srcPart, "-d", state, tgt.addr)
+		// Four connections, writes spread over them: a cursor must wait
+		// for every one that carried a clump below it.
+		prog := exec.Command(replfsBin, "ventiprog", "-c", "4", "-p", srcPart, "-d", state, tgt.addr)
 		if err := prog.Start(); err != nil {
 			t.Fatal(err)
 		}

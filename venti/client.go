@@ -20,6 +20,9 @@ type Dialer struct {
 	// Trace, if set, receives one line per message sent ("-> Fcall") and
 	// received ("<- Fcall"), like plan9port's chattyventi.
 	Trace io.Writer
+	// DialContext, if set, makes the connection (tests use pipes);
+	// nil: a net.Dialer's.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Dial connects to the venti server at addr, a Plan 9 dial string
@@ -41,8 +44,11 @@ func (d *Dialer) Dial(ctx context.Context, addr string) (*Conn, error) {
 		return nil, fmt.Errorf("dial venti: %w", err)
 	}
 	network, a, _ := ParseDialString(addr, "venti")
-	var nd net.Dialer
-	nc, err := nd.DialContext(ctx, network, a)
+	dial := d.DialContext
+	if dial == nil {
+		dial = new(net.Dialer).DialContext
+	}
+	nc, err := dial(ctx, network, a)
 	if err != nil {
 		return nil, fmt.Errorf("dial venti %s: %w", addr, err)
 	}

@@ -16,8 +16,8 @@ import (
 // PerConn requests in flight. Its Window, which callers Acquire before
 // each request, bounds what is in flight across all of them.
 //
-// A request that fails because its connection broke is tried again, on
-// another connection, twice; the broken one is dropped. That is safe:
+// A request that fails because its connection broke is tried again on
+// another connection; the broken one is dropped. That is safe:
 // writes are idempotent, and a venti keeps a block it has answered for
 // whether or not the connection that brought it lives on. Sync syncs
 // every live connection: on plan9port's venti and ours a sync makes
@@ -50,6 +50,9 @@ type PoolOptions struct {
 	// Conns, if positive, is the most connections the pool opens;
 	// default 32.
 	Conns int
+	// Fixed makes the pool open all Conns connections from the start,
+	// whatever its window.
+	Fixed bool
 	// Window is the requests in flight across the pool; 0 sizes itself
 	// (NewWindow).
 	Window int
@@ -170,6 +173,9 @@ func (p *Pool) get(ctx context.Context) (*poolConn, error) {
 func (p *Pool) grow() {
 	want := (p.win.Stats().Limit + p.opts.PerConn - 1) / p.opts.PerConn
 	want = max(1, min(want, p.opts.Conns))
+	if p.opts.Fixed {
+		want = p.opts.Conns
+	}
 	if len(p.conns) > 0 && p.dialErr != nil && time.Since(p.dialFailed) < time.Second {
 		return // the server refuses more for now: make do
 	}
@@ -226,16 +232,20 @@ func broken(ctx context.Context, pc *poolConn, err error) bool {
 	return err != nil && ctx.Err() == nil && !errors.As(err, &se) && !errors.Is(err, ErrCorrupt) && pc.c.err() != nil
 }
 
-// do runs f on a connection, again on another if the connection breaks.
+// do runs f on a connection, again on another if the connection breaks:
+// each break drops a connection, so as many tries as the pool may have
+// connections, and two more for the dials that replace them, reach a
+// live one unless the server has gone.
 func (p *Pool) do(ctx context.Context, f func(*Conn) error) error {
 	var err error
-	for range 3 {
+	for range p.opts.Conns + 2 {
 		var pc *poolConn
 		if pc, err = p.get(ctx); err != nil {
 			return err
 		}
 		err = f(pc.c)
 		p.put(pc)
+
 		if !broken(ctx, pc, err) {
 			return err
 		}

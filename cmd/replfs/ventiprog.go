@@ -26,10 +26,11 @@ func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 var _ flag.Value = (*listFlag)(nil)
 
 func ventiprog(ctx context.Context, e *env, args []string) int {
-	const usage = "replfs ventiprog [-n] [-w window] [-H srchttp] -p partition -d statedir target..."
+	const usage = "replfs ventiprog [-n] [-w window] [-c conns] [-H srchttp] -p partition -d statedir target..."
 	fs := newFlags(usage)
 	dry := fs.Bool("n", false, "dry run")
-	window := fs.Int("w", 64, "writes in flight")
+	window := fs.Int("w", 0, "writes in flight (0: sized to the path)")
+	conns := fs.Int("c", 0, "connections to each target (0: as the window needs, up to 32)")
 	srchttp := fs.String("H", "", "source venti http address, to flush it first")
 	var parts listFlag
 	fs.Var(&parts, "p", "source arena partition (repeatable)")
@@ -37,7 +38,7 @@ func ventiprog(ctx context.Context, e *env, args []string) int {
 	if ok, st := parseFlags(e, fs, args, usage); !ok {
 		return st
 	}
-	if fs.NArg() == 0 || len(parts) == 0 || *statedir == "" || *window <= 0 {
+	if fs.NArg() == 0 || len(parts) == 0 || *statedir == "" || *window < 0 || *conns < 0 || *conns > 64 {
 		return usageErr(e, usage)
 	}
 	targets := fs.Args()
@@ -75,7 +76,7 @@ func ventiprog(ctx context.Context, e *env, args []string) int {
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Go(func() {
-			lines[i], errs[i] = ventiprogTarget(ctx, src, filepath.Join(dir, cursorName(t)), t,
+			lines[i], errs[i] = ventiprogTarget(ctx, src, filepath.Join(dir, cursorName(t)), t, *conns,
 				arena.CopyOptions{Window: *window, DryRun: *dry,
 					Logf: func(f string, a ...any) { logf("%s: "+f, append([]any{t}, a...)...) }})
 		})
@@ -100,7 +101,7 @@ func cursorName(target string) string {
 
 // ventiprogTarget brings one target up to date and returns its summary
 // line: "tcp!h!p: arenas N clumps N bytes N end arenasNN 0x...".
-func ventiprogTarget(ctx context.Context, src []*arena.Partition, cursorFile, target string, opts arena.CopyOptions) (string, error) {
+func ventiprogTarget(ctx context.Context, src []*arena.Partition, cursorFile, target string, conns int, opts arena.CopyOptions) (string, error) {
 	cur, err := arena.LoadCursor(cursorFile)
 	if err != nil {
 		return target + ": " + err.Error(), err
@@ -108,7 +109,7 @@ func ventiprogTarget(ctx context.Context, src []*arena.Partition, cursorFile, ta
 	var st arena.CopyStats
 	var dst arena.Target = discard{}
 	if !opts.DryRun {
-		c, err := venti.Dial(ctx, target)
+		c, err := venti.DialPool(ctx, target, venti.PoolOptions{Window: opts.Window, Conns: conns, Fixed: conns > 0})
 		if err != nil {
 			return summary(target, src, cur, st), err
 		}
