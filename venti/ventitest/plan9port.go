@@ -208,21 +208,22 @@ func freePort() int {
 // killByArg kills every process whose command line contains arg and
 // waits for them to go.
 func killByArg(arg string) {
-	pids := findByArg(arg)
+	pids := FindByArg(arg)
 	for _, pid := range pids {
 		if p, err := os.FindProcess(pid); err == nil {
 			p.Kill()
 		}
 	}
 	for range 100 {
-		if len(findByArg(arg)) == 0 {
+		if len(FindByArg(arg)) == 0 {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-func findByArg(arg string) []int {
+// FindByArg returns the processes whose command line holds arg.
+func FindByArg(arg string) []int {
 	ents, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range ents {
