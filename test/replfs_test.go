@@ -41,7 +41,7 @@ func TestReplfs9fansClient(t *testing.T) {
 	config := "target one " + one.addr + "\ntarget two " + two.addr + "\n"
 	for _, tt := range []struct{ write, err string }{
 		{"frob", `unknown control message "frob"`},
-		{"target three", "usage: target [-r rate] name addr | target -d name"},
+		{"target three", "usage: target [-r rate] [-c conns] name addr | target -d name"},
 		{"target three tcp!x!1\ncancel 5", "no job 5"},
 		{"target -d nosuch", "no target nosuch"},
 		{"ventiprog -x", "usage: ventiprog [-nq] [target ...]"},
