@@ -24,7 +24,8 @@ type Window struct {
 	now      func() time.Time
 
 	mu       sync.Mutex // protects following
-	wake     chan struct{}
+	wake     chan struct{} // closed and replaced to wake waiters
+	waiting  int           // callers waiting in Acquire
 	limit    int   // requests
 	ops      int   // requests in flight
 	bytes    int64 // their bytes (as acquired)
@@ -83,13 +84,20 @@ func (w *Window) Acquire(ctx context.Context, n int) error {
 	w.mu.Lock()
 	for w.ops > 0 && (w.ops >= w.limit || w.bytes+int64(n) > w.maxBytes) {
 		wake := w.wake
+		w.waiting++
 		w.mu.Unlock()
+		var err error
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			return context.Cause(ctx)
+			err = context.Cause(ctx)
 		}
 		w.mu.Lock()
+		w.waiting--
+		if err != nil {
+			w.mu.Unlock()
+			return err
+		}
 	}
 	w.ops++
 	w.bytes += int64(n)
@@ -113,8 +121,10 @@ func (w *Window) Release(n, done int, err error) {
 		w.best = 0
 	}
 	w.adjust()
-	close(w.wake)
-	w.wake = make(chan struct{})
+	if w.waiting > 0 { // a channel a reply, only when someone waits
+		close(w.wake)
+		w.wake = make(chan struct{})
+	}
 	w.mu.Unlock()
 }
 
