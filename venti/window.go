@@ -23,12 +23,12 @@ type Window struct {
 	maxBytes int64
 	now      func() time.Time
 
-	mu       sync.Mutex // protects following
+	mu       sync.Mutex    // protects following
 	wake     chan struct{} // closed and replaced to wake waiters
 	waiting  int           // callers waiting in Acquire
-	limit    int   // requests
-	ops      int   // requests in flight
-	bytes    int64 // their bytes (as acquired)
+	limit    int           // requests
+	ops      int           // requests in flight
+	bytes    int64         // their bytes (as acquired)
 	rtt      time.Duration
 	start    time.Time // of the period
 	done     int64     // bytes released in the period
