@@ -14,6 +14,7 @@ import (
 type file struct {
 	name string // as given, range included
 	f    *os.File
+	r    io.ReaderAt // what is read: f, or an image's reader when f is nil
 	lo   int64
 	size int64 // bytes from lo to the end of the range
 }
@@ -108,7 +109,7 @@ func openFile(name string, write bool) (*file, error) {
 		f.Close()
 		return nil, fmt.Errorf("partition %s: range [%d,%d) outside file of %d bytes", name, lo, hi, end)
 	}
-	return &file{name: name, f: f, lo: lo, size: hi - lo}, nil
+	return &file{name: name, f: f, r: f, lo: lo, size: hi - lo}, nil
 }
 
 var errOutside = errors.New("read outside partition")
@@ -118,7 +119,7 @@ func (p *file) ReadAt(b []byte, off int64) (int, error) {
 	if off < 0 || off+int64(len(b)) > p.size {
 		return 0, fmt.Errorf("partition %s: %w: %#x+%d", p.name, errOutside, off, len(b))
 	}
-	n, err := p.f.ReadAt(b, p.lo+off)
+	n, err := p.r.ReadAt(b, p.lo+off)
 	if err == io.EOF && n == len(b) {
 		err = nil
 	}
@@ -127,11 +128,25 @@ func (p *file) ReadAt(b []byte, off int64) (int, error) {
 
 // WriteAt writes b at off within the range.
 func (p *file) WriteAt(b []byte, off int64) (int, error) {
+	if p.f == nil {
+		return 0, fmt.Errorf("arena image %s: read only", p.name)
+	}
 	if off < 0 || off+int64(len(b)) > p.size {
 		return 0, fmt.Errorf("partition %s: write outside partition: %#x+%d", p.name, off, len(b))
 	}
 	return p.f.WriteAt(b, p.lo+off)
 }
 
-func (p *file) Sync() error  { return p.f.Sync() }
-func (p *file) Close() error { return p.f.Close() }
+func (p *file) Sync() error {
+	if p.f == nil {
+		return nil
+	}
+	return p.f.Sync()
+}
+
+func (p *file) Close() error {
+	if p.f == nil {
+		return nil
+	}
+	return p.f.Close()
+}
