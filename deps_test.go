@@ -14,13 +14,15 @@ var allowed = map[string][]string{
 	"replfs/venti":                        {"replfs/accept"},
 	"replfs/venti/ventitest":              {"replfs/venti"},
 	"replfs/venti/arena":                  {"replfs/venti"},
+	"replfs/venti/bucket":                 {"replfs/venti", "replfs/venti/arena"},
+	"replfs/venti/bucket/buckettest":      {},
 	"replfs/fossil":                       {"replfs/venti"},
 	"replfs/fossil/fossiltest":            {},
 	"replfs/fossil/fossiltest/fakefossil": {},
 	"replfs/rootscor":                     {"replfs/venti"},
 	"replfs/ctl":                          {"replfs/venti"},
 	"replfs/peer":                         {"replfs/venti"},
-	"replfs/jobs":                         {"replfs/venti", "replfs/venti/arena", "replfs/fossil", "replfs/rootscor", "replfs/ctl", "replfs/peer"},
+	"replfs/jobs":                         {"replfs/venti", "replfs/venti/arena", "replfs/venti/bucket", "replfs/fossil", "replfs/rootscor", "replfs/ctl", "replfs/peer"},
 	"replfs/fs":                           {"replfs/ctl", "replfs/accept"},
 	"replfs/cmd/replfs":                   {"*"},
 	"replfs/test":                         {"*"},
@@ -31,7 +33,7 @@ var allowed = map[string][]string{
 }
 
 // testOnly are packages tests may import on top of the table.
-var testOnly = []string{"replfs/venti/ventitest", "replfs/venti/arena", "replfs/fossil/fossiltest"}
+var testOnly = []string{"replfs/venti/ventitest", "replfs/venti/arena", "replfs/venti/bucket/buckettest", "replfs/fossil/fossiltest"}
 
 func TestDependencies(t *testing.T) {
 	out, err := exec.Command("go", "list", "-f",

@@ -54,6 +54,9 @@ func TestParse(t *testing.T) {
 	}{
 		{"target backup tcp!backup!17034", Target{Name: "backup", Addr: "tcp!backup!17034"}, ""},
 		{"target -d backup", Target{Name: "backup", Delete: true}, ""},
+		{"target off s3://backup/site/venti?endpoint=127.0.0.1:8333&tls=0", Target{Name: "off", Addr: "s3://backup/site/venti?endpoint=127.0.0.1:8333&tls=0"}, ""},
+		{"target off 's3://backup/a b'", nil, `bad address "s3://backup/a b"`},
+		{"ventiprog s3://backup/site", Ventiprog{Targets: []string{"s3://backup/site"}}, ""},
 		{"target -c 4 -r 1m backup tcp!backup!17034", Target{Name: "backup", Addr: "tcp!backup!17034", Rate: 1 << 20, Conns: 4}, ""},
 		{"target -c 0 backup tcp!backup!17034", nil, `target: bad connection count "0" (1 to 64)`},
 		{"target -c 65 backup tcp!backup!17034", nil, `target: bad connection count "65" (1 to 64)`},

@@ -101,7 +101,7 @@ func parseTarget(args []string) (Cmd, error) {
 	if err := CheckName(args[0]); err != nil {
 		return nil, err
 	}
-	if err := checkAddr(args[1], "venti"); err != nil {
+	if err := checkTargetAddr(args[1]); err != nil {
 		return nil, err
 	}
 	var rate int64
@@ -201,7 +201,7 @@ func parseVentiprog(args []string) (Cmd, error) {
 	}
 	for _, a := range args {
 		if CheckName(a) != nil {
-			if err := checkAddr(a, "venti"); err != nil {
+			if err := checkTargetAddr(a); err != nil {
 				return nil, fmt.Errorf("ventiprog: %w", err)
 			}
 		}
@@ -325,12 +325,30 @@ func checkAddr(s, service string) error {
 	return venti.CheckDial(s, service)
 }
 
+// checkTargetAddr accepts a venti's dial string or an object store's
+// s3://bucket/prefix URL, whose parts the engine checks (it knows the
+// object store's rules); here it must be one printable word.
+func checkTargetAddr(s string) error {
+	if !strings.HasPrefix(s, "s3://") {
+		return checkAddr(s, "venti")
+	}
+	if len(s) > 1024 {
+		return fmt.Errorf("bad address %s: too long", Clip(s))
+	}
+	for _, r := range s {
+		if r <= ' ' || r >= 0x7f {
+			return fmt.Errorf("bad address %s", Clip(s))
+		}
+	}
+	return nil
+}
+
 // checkEndpoint accepts a target name, "local", or a dial string.
 func checkEndpoint(verb, s string) error {
 	if s == Local || CheckName(s) == nil {
 		return nil
 	}
-	if err := checkAddr(s, "venti"); err != nil {
+	if err := checkTargetAddr(s); err != nil {
 		return fmt.Errorf("%s: %w", verb, err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"replfs/ctl"
+	"replfs/venti/bucket"
 )
 
 // A config is replfs's configuration: the source venti, the fossil,
@@ -148,6 +149,11 @@ func (c *config) target(t ctl.Target) error {
 		}
 		delete(c.targets, t.Name)
 		return nil
+	}
+	if bucket.IsURL(t.Addr) {
+		if _, err := bucket.ParseURL(t.Addr); err != nil {
+			return fmt.Errorf("target: %w", err)
+		}
 	}
 	c.targets[t.Name] = ctl.Target{Name: t.Name, Addr: t.Addr, Rate: t.Rate, Conns: t.Conns}
 	return nil

@@ -140,6 +140,9 @@ func (e *Engine) WrCmd() string {
 	}
 	var b strings.Builder
 	for _, t := range ts {
+		if t.isBucket() {
+			continue // not a venti: no wrarena reaches it
+		}
 		if line := arena.WrCmd(parts, t.snapshot().cursor, t.addr); line != "" {
 			b.WriteString(line + "\n")
 		}

@@ -8,6 +8,7 @@ import (
 
 	"replfs/ctl"
 	"replfs/venti"
+	"replfs/venti/bucket"
 )
 
 // endpoint resolves a venti named in a command: "local" (the source), a
@@ -82,6 +83,9 @@ func (e *Engine) copyTrees(ctx context.Context, j *job, c ctl.Copy) error {
 	if err := errors.Join(err1, err2); err != nil {
 		return err
 	}
+	if bucket.IsURL(dst) {
+		return e.copyToBucketTrees(ctx, j, c, t, dst, log)
+	}
 	sc, err := dial(ctx, j, src)
 	if err != nil {
 		return err
@@ -140,11 +144,22 @@ func (e *Engine) verifyTrees(ctx context.Context, j *job, c ctl.Verify) error {
 	if len(scores) == 0 {
 		return errors.New("verify: no scores and no roots recorded")
 	}
-	conn, err := t.dial(ctx, j.stop, 0)
-	if err != nil {
-		return err
+	var conn venti.BlockReader
+	if t.isBucket() {
+		s, err := e.bucketStore(ctx, t)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		conn = s
+	} else {
+		p, err := t.dial(ctx, j.stop, 0)
+		if err != nil {
+			return err
+		}
+		defer t.hangup(p)
+		conn = p
 	}
-	defer t.hangup(conn)
 	if c.ReadAll {
 		j.addInfo("probe read every block, SHA-1 checked")
 	} else {
@@ -211,7 +226,12 @@ func (e *Engine) quick(ctx context.Context, j *job, c ctl.Ventiprog) error {
 	var wg sync.WaitGroup
 	for i, t := range ts {
 		wg.Go(func() {
-			errs[i] = e.quickTo(ctx, j, sc, t, roots, log, c.DryRun)
+			if t.isBucket() {
+				// An object store keeps arenas: the trees go with them.
+				errs[i] = e.trickleArenas(ctx, j, t, c.DryRun, hooks{stop: j.stop})
+			} else {
+				errs[i] = e.quickTo(ctx, j, sc, t, roots, log, c.DryRun)
+			}
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("%s: %w", t.name, errs[i])
 			}
@@ -264,4 +284,40 @@ func (e *Engine) quickTo(ctx context.Context, j *job, src *venti.Conn, t *target
 		t.end(e.opts.Now(), err)
 	}
 	return err
+}
+
+// copyToBucketTrees is copy to an object store, which keeps arenas, not
+// blocks: the source's arenas are brought up to date there, and then
+// each tree is checked whole in the copy.
+func (e *Engine) copyToBucketTrees(ctx context.Context, j *job, c ctl.Copy, t *target, dst string, log []byte) error {
+	if c.Src != ctl.Local {
+		return permanentf("%s is an object store: it takes the source's arenas, so copy only from local", dst)
+	}
+	if t == nil {
+		e.mu.Lock()
+		t = e.targetFor(dst, dst)
+		e.mu.Unlock()
+	}
+	h := hooks{stop: j.stop, log: log}
+	if err := e.trickleArenas(ctx, j, t, false, h); err != nil {
+		return err
+	}
+	s, err := e.bucketStore(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	tctx, cancel := untilStop(ctx, j.stop)
+	defer cancel()
+	for _, sc := range c.Scores {
+		st, err := venti.VerifyTree(tctx, s, sc, venti.TreeOptions{Progress: treeProgress(j)})
+		if err != nil {
+			return fmt.Errorf("vac:%v: %w", sc, err)
+		}
+		if st.Missing > 0 || st.Corrupt > 0 {
+			return permanentf("vac:%v: missing %d corrupt %d of %d in %s after its arenas were sent", sc, st.Missing, st.Corrupt, st.Blocks, dst)
+		}
+		j.addResult(fmt.Sprintf("vac:%v copied with its arenas: complete %d blocks", sc, st.Blocks))
+	}
+	return nil
 }

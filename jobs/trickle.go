@@ -131,6 +131,20 @@ func (e *Engine) trickleTrees(ctx context.Context, j *job, p ctl.Pair, t *target
 		j.addResult(t.name + ": no roots recorded")
 		return nil
 	}
+	if t.isBucket() {
+		if p.Verify || p.Debug {
+			s, err := e.bucketStore(ctx, t)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			tctx, cancel := untilStop(ctx, h.stop)
+			defer cancel()
+			return e.trickleCheck(tctx, j, p, t, s, roots)
+		}
+		// An object store keeps arenas: the trees go with them.
+		return e.trickleArenas(ctx, j, t, false, h)
+	}
 	dc, err := t.dial(ctx, h.stop, 0)
 	if err != nil {
 		return err
@@ -181,7 +195,7 @@ func (e *Engine) trickleTrees(ctx context.Context, j *job, p ctl.Pair, t *target
 
 // trickleCheck walks the roots on t: -V reports what is missing or
 // corrupt; -D what a copy would move.
-func (e *Engine) trickleCheck(ctx context.Context, j *job, p ctl.Pair, t *target, dc *venti.Pool, roots []venti.Score) error {
+func (e *Engine) trickleCheck(ctx context.Context, j *job, p ctl.Pair, t *target, dc venti.BlockReader, roots []venti.Score) error {
 	bad := 0
 	for _, r := range roots {
 		st, err := venti.VerifyTree(ctx, dc, r, venti.TreeOptions{Progress: treeProgress(j),

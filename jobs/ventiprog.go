@@ -193,6 +193,9 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 		return context.Cause(ctx)
 	}
 	defer func() { <-t.run }()
+	if t.isBucket() {
+		return e.copyToBucket(ctx, j, parts, t, dry, h)
+	}
 	cur, err := arena.LoadCursor(t.cursorFile())
 	if err != nil {
 		return err
