@@ -15,6 +15,7 @@ import (
 
 	"replfs/venti"
 	"replfs/venti/arena"
+	"replfs/venti/bucket"
 )
 
 // listFlag collects a repeated flag.
@@ -43,7 +44,13 @@ func ventiprog(ctx context.Context, e *env, args []string) int {
 	}
 	targets := fs.Args()
 	for _, t := range targets {
-		if err := venti.CheckDial(t, "venti"); err != nil {
+		var err error
+		if bucket.IsURL(t) {
+			_, err = bucket.ParseURL(t)
+		} else {
+			err = venti.CheckDial(t, "venti")
+		}
+		if err != nil {
 			return fail(e, "ventiprog", err)
 		}
 	}
@@ -76,6 +83,10 @@ func ventiprog(ctx context.Context, e *env, args []string) int {
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Go(func() {
+			if bucket.IsURL(t) {
+				lines[i], errs[i] = ventiprogBucket(ctx, src, *statedir, t, *conns, *dry, logf)
+				return
+			}
 			lines[i], errs[i] = ventiprogTarget(ctx, src, filepath.Join(dir, cursorName(t)), t, *conns,
 				arena.CopyOptions{Window: *window, DryRun: *dry,
 					Logf: func(f string, a ...any) { logf("%s: "+f, append([]any{t}, a...)...) }})
@@ -177,4 +188,28 @@ func flushSource(ctx context.Context, addr string) error {
 		return fmt.Errorf("flush source: %s", r.Status)
 	}
 	return nil
+}
+
+// ventiprogBucket uploads the arenas an object store lacks; its
+// manifest is the cursor.
+func ventiprogBucket(ctx context.Context, src []*arena.Partition, statedir, target string, conns int, dry bool, logf func(string, ...any)) (string, error) {
+	cfg, err := bucket.ParseURL(target)
+	if err != nil {
+		return target + ": " + err.Error(), err
+	}
+	b, err := bucket.Open(cfg, filepath.Join(statedir, bucket.CredFileName))
+	if err != nil {
+		return cfg.String() + ": " + err.Error(), err
+	}
+	st, err := bucket.Upload(ctx, b, src, bucket.UploadOptions{DryRun: dry, Parallel: conns,
+		Logf: func(f string, a ...any) { logf(f, a...) }})
+	verb := ""
+	if dry {
+		verb = "would send "
+	}
+	name := st.Arena
+	if name == "" {
+		name = "-"
+	}
+	return fmt.Sprintf("%s: %sarenas %d clumps %d bytes %d objects %d end %s %#x", cfg, verb, st.Arenas, st.Clumps, st.Bytes, st.Objects, name, st.Offset), err
 }

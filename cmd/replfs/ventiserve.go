@@ -7,9 +7,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 
 	"replfs/venti"
 	"replfs/venti/arena"
+	"replfs/venti/bucket"
 )
 
 func ventiFmt(ctx context.Context, e *env, args []string) int {
@@ -54,13 +56,14 @@ func ventiFmt(ctx context.Context, e *env, args []string) int {
 }
 
 func ventiServe(ctx context.Context, e *env, args []string) int {
-	const usage = "replfs venti serve [-A] [-a addr] [-c conns] [-h httpaddr] [-i idle] partition..."
+	const usage = "replfs venti serve [-A] [-a addr] [-c conns] [-d statedir] [-h httpaddr] [-i idle] partition... | s3://bucket/prefix"
 	fs := newFlags(usage)
 	public := fs.Bool("A", false, "allow non-loopback addresses")
 	addr := fs.String("a", defaultVenti, "venti listen address")
 	conns := fs.Int("c", defaultConns, "most connections served at once")
 	haddr := fs.String("h", "", "http listen address")
 	idle := fs.Duration("i", 0, "close connections idle this long (0: never)")
+	statedir := fs.String("d", "", "state directory holding s3credentials")
 	if ok, st := parseFlags(e, fs, args, usage); !ok {
 		return st
 	}
@@ -82,6 +85,18 @@ func ventiServe(ctx context.Context, e *env, args []string) int {
 		return fail(e, "venti serve", err)
 	}
 	srv := &venti.Server{Logf: logf, MaxConns: *conns, IdleTimeout: *idle}
+	if bucket.IsURL(fs.Arg(0)) {
+		if fs.NArg() != 1 {
+			return usageErr(e, usage)
+		}
+		s, err := openBucketStore(ctx, e, fs.Arg(0), *statedir, logf)
+		if err != nil {
+			return fail(e, "venti serve", err)
+		}
+		defer s.Close()
+		srv.ReadOnly = true
+		return serveStore(ctx, e, srv, s, *addr, *haddr, logf)
+	}
 	store, err := arena.Open(ctx, fs.Args(), arena.StoreOptions{Logf: logf})
 	if err != nil {
 		return fail(e, "venti serve", err)
@@ -96,7 +111,7 @@ func ventiServe(ctx context.Context, e *env, args []string) int {
 
 // serveStore serves store with srv on the venti address and, if haddr
 // is set, its pages over HTTP, until ctx is done.
-func serveStore(ctx context.Context, e *env, srv *venti.Server, store *arena.Store, addr, haddr string, logf func(string, ...any)) int {
+func serveStore(ctx context.Context, e *env, srv *venti.Server, store venti.Store, addr, haddr string, logf func(string, ...any)) int {
 	srv.Store = store
 	l, err := listen(addr, "venti")
 	if err != nil {
@@ -111,7 +126,13 @@ func serveStore(ctx context.Context, e *env, srv *venti.Server, store *arena.Sto
 			l.Close()
 			return fail(e, "venti serve", err)
 		}
-		hs := &http.Server{Handler: store, ReadHeaderTimeout: venti.DefaultHelloTimeout}
+		h, ok := store.(http.Handler)
+		if !ok {
+			l.Close()
+			hl.Close()
+			return fail(e, "venti serve", errors.New("no http pages for this store"))
+		}
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: venti.DefaultHelloTimeout}
 		go func() {
 			<-ctx.Done()
 			hs.Close()
@@ -149,4 +170,85 @@ func listen(addr, service string) (net.Listener, error) {
 		return nil, fmt.Errorf("announce %s: %w", addr, err)
 	}
 	return l, nil
+}
+
+// openBucketStore opens the copy an s3:// URL names, read only, with
+// credentials from the environment or statedir's s3credentials.
+func openBucketStore(ctx context.Context, e *env, url, statedir string, logf func(string, ...any)) (*bucket.Store, error) {
+	cfg, err := bucket.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	cred := ""
+	if statedir != "" {
+		cred = filepath.Join(statedir, bucket.CredFileName)
+	}
+	b, err := bucket.Open(cfg, cred)
+	if err != nil {
+		return nil, err
+	}
+	s, err := bucket.OpenStore(ctx, b, bucket.StoreOptions{Logf: logf})
+	if err != nil {
+		return nil, err
+	}
+	m := s.Manifest()
+	var clumps int64
+	for _, a := range m.Arenas {
+		clumps += int64(a.Clumps)
+	}
+	logf("%s: %d arenas, %d clumps, read only", cfg, len(m.Arenas), clumps)
+	return s, nil
+}
+
+func ventiRestore(ctx context.Context, e *env, args []string) int {
+	const usage = "replfs venti restore [-d statedir] [-l rootscor] s3://bucket/prefix partition"
+	fs := newFlags(usage)
+	statedir := fs.String("d", "", "state directory holding s3credentials")
+	logFile := fs.String("l", "", "write the root score log kept with the arenas here")
+	if ok, st := parseFlags(e, fs, args, usage); !ok {
+		return st
+	}
+	if fs.NArg() != 2 || !bucket.IsURL(fs.Arg(0)) {
+		return usageErr(e, usage)
+	}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(e.stderr, "replfs venti restore: "+format+"\n", args...)
+	}
+	s, err := openBucketStore(ctx, e, fs.Arg(0), *statedir, logf)
+	if err != nil {
+		return fail(e, "venti restore", err)
+	}
+	defer s.Close()
+	st, err := bucket.Restore(ctx, s, fs.Arg(1))
+	if err != nil {
+		return fail(e, "venti restore", err)
+	}
+	if *logFile != "" {
+		log, err := s.RootScor(ctx)
+		if err == nil {
+			err = writeNew(*logFile, log)
+		}
+		if err != nil {
+			return fail(e, "venti restore", err)
+		}
+	}
+	fmt.Fprintf(e.stdout, "%s: arenas %d clumps %d bytes %d\n", fs.Arg(1), st.Arenas, st.Clumps, st.Bytes)
+	return 0
+}
+
+// writeNew writes a file that must not exist yet, synced.
+func writeNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

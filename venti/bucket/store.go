@@ -262,3 +262,13 @@ func (c *pageCache) put(k pageKey, data []byte) {
 		c.bytes -= int64(len(pe.data))
 	}
 }
+
+// RootScor returns the root score log kept with the arenas; none is
+// an error.
+func (s *Store) RootScor(ctx context.Context) ([]byte, error) {
+	if s.m.RootScor == "" {
+		return nil, fmt.Errorf("%s: no root score log kept", s.b)
+	}
+	data, _, err := s.b.Get(ctx, s.m.RootScor, 64<<20)
+	return data, err
+}

@@ -404,7 +404,9 @@ func (up *uploader) store(ctx context.Context, u *unit) error {
 		// are read: a disk that lies is not copied.
 		r := &summer{a: u.a, h: sha1.New()}
 		name := u.e.arenaName()
-		o.Resume = up.take(name)
+		if o.Resume = up.take(name); o.Resume != "" {
+			up.logf("%s: resuming the upload of %s", up.b, name)
+		}
 		o.Parallel = 1 // in order, for the sum
 		if err := up.b.PutLarge(ctx, name, r, u.bytes, o); err != nil {
 			return err
@@ -416,7 +418,9 @@ func (up *uploader) store(ctx context.Context, u *unit) error {
 		up.objects.Add(1)
 		return nil
 	}
-	o.Resume = up.take(u.rng.Log)
+	if o.Resume = up.take(u.rng.Log); o.Resume != "" {
+		up.logf("%s: resuming the upload of %s", up.b, u.rng.Log)
+	}
 	r := io.NewSectionReader(u.a, u.rng.Lo, u.rng.Hi-u.rng.Lo)
 	if err := up.b.PutLarge(ctx, u.rng.Log, r, u.rng.Hi-u.rng.Lo, o); err != nil {
 		return err

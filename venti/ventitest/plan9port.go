@@ -77,6 +77,19 @@ func StartPlan9portVentiOn(t testing.TB, root, arenas string) *Plan9portVenti {
 	return startPlan9portVenti(t, root, arenas, "", "")
 }
 
+// StartPlan9portVentiBuilt is StartPlan9portVentiOn for arenas whose
+// diskstats already count every clump (arenas a venti indexed, copied
+// whole): buildindex indexes them all before venti starts.
+func StartPlan9portVentiBuilt(t testing.TB, root, arenas string) *Plan9portVenti {
+	t.Helper()
+	v, err := launchPlan9portVenti(root, t.TempDir(), arenas, "", "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Stop)
+	return v
+}
+
 func startPlan9portVenti(t testing.TB, root, arenas, arenaSize, arenaEach string) *Plan9portVenti {
 	t.Helper()
 	v, err := LaunchPlan9portVenti(root, t.TempDir(), arenas, arenaSize, arenaEach)
@@ -91,6 +104,10 @@ func startPlan9portVenti(t testing.TB, root, arenas, arenaSize, arenaEach string
 // tests: it makes the partitions in dir (the arena partition too unless
 // arenas names one), starts venti, and returns it; Stop kills it.
 func LaunchPlan9portVenti(root, dir, arenas, arenaSize, arenaEach string) (*Plan9portVenti, error) {
+	return launchPlan9portVenti(root, dir, arenas, arenaSize, arenaEach, false)
+}
+
+func launchPlan9portVenti(root, dir, arenas, arenaSize, arenaEach string, build bool) (*Plan9portVenti, error) {
 	ctx := context.Background()
 	run := func(name string, args ...string) error {
 		out, err := Plan9portCmd(ctx, root, name, args...).CombinedOutput()
@@ -142,6 +159,11 @@ func LaunchPlan9portVenti(root, dir, arenas, arenaSize, arenaEach string) (*Plan
 	}
 	if err := run("venti/fmtindex", conf); err != nil {
 		return nil, err
+	}
+	if build {
+		if err := run("venti/buildindex", "-b", conf); err != nil {
+			return nil, err
+		}
 	}
 	v := &Plan9portVenti{Dir: dir, Conf: conf}
 	port, hport := freePort(), freePort()
