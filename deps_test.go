@@ -30,6 +30,7 @@ var allowed = map[string][]string{
 	"replfs/bench/copy":                   {"*"},
 	"replfs/bench/longlink":               {"*"},
 	"replfs/bench/tls":                    {"*"},
+	"replfs/bench/s3":                     {"*"},
 }
 
 // testOnly are packages tests may import on top of the table.

@@ -306,7 +306,7 @@ func TestBucketStoreRestart(t *testing.T) {
 	w.Stop()
 	time.Sleep(3 * time.Second)
 	mid := read9(t, fs, "/jobs/1/status")
-	w.Restart()
+	w.Restart(t)
 	st, seen := waitJob(t, func() string { return read9(t, fs, "/jobs/1/status") })
 	if !strings.HasPrefix(st, "state done") {
 		t.Fatalf("job after the store came back:\n%s\nstates %v", st, seen)

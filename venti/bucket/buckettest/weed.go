@@ -34,7 +34,6 @@ type Weed struct {
 	cmd      *exec.Cmd
 	args     []string
 	bin      string
-	t        testing.TB
 	done     chan struct{}
 }
 
@@ -64,14 +63,18 @@ func Need(t testing.TB) string {
 	return w
 }
 
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
+func freePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	var ports []int
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
 	for len(ports) < n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		ls = append(ls, l)
 		p := l.Addr().(*net.TCPAddr).Port
@@ -80,10 +83,7 @@ func freePorts(t testing.TB, n int) []int {
 			ports = append(ports, p)
 		}
 	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
+	return ports, nil
 }
 
 // Start starts weed mini in a directory of the test's and waits until
@@ -93,13 +93,27 @@ func freePorts(t testing.TB, n int) []int {
 func Start(t testing.TB) *Weed {
 	t.Helper()
 	bin := Need(t)
-	dir := filepath.Join(t.TempDir(), "weed")
-	if err := os.MkdirAll(dir, 0700); err != nil {
+	w, err := Launch(bin, t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
-	p := freePorts(t, 10)
+	t.Cleanup(w.Stop)
+	return w
+}
+
+// Launch is Start for programs other than tests: weed mini from bin,
+// its data in dir/weed and its log in dir/weed.log. Stop it when done.
+func Launch(bin, dir string) (*Weed, error) {
+	dir = filepath.Join(dir, "weed")
+	if err := os.MkdirAll(dir, 0700); err != nil {
+		return nil, err
+	}
+	p, err := freePorts(10)
+	if err != nil {
+		return nil, err
+	}
 	s := func(i int) string { return strconv.Itoa(p[i]) }
-	w := &Weed{Endpoint: "127.0.0.1:" + s(0), Dir: dir, bin: bin, t: t}
+	w := &Weed{Endpoint: "127.0.0.1:" + s(0), Dir: dir, bin: bin}
 	w.args = []string{"mini", "-dir=" + dir, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
 		"-s3.port=" + s(0), "-s3.port.grpc=" + s(1),
 		"-master.port=" + s(2), "-master.port.grpc=" + s(3),
@@ -108,38 +122,40 @@ func Start(t testing.TB) *Weed {
 		"-admin.port=" + s(8), "-admin.port.grpc=" + s(9),
 		"-admin.port.legacy=0", "-webdav=false", "-admin.ui=false",
 		"-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false"}
-	w.start()
-	t.Cleanup(w.Stop)
-	return w
+	if err := w.start(); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
-func (w *Weed) start() {
-	t := w.t
-	t.Helper()
+func (w *Weed) logName() string { return filepath.Join(filepath.Dir(w.Dir), "weed.log") }
+
+func (w *Weed) start() error {
 	cmd := exec.Command(w.bin, w.args...)
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+AccessKey, "AWS_SECRET_ACCESS_KEY="+SecretKey)
-	log, err := os.OpenFile(filepath.Join(filepath.Dir(w.Dir), "weed.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0600)
+	log, err := os.OpenFile(w.logName(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0600)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		t.Fatalf("start weed: %v", err)
-	}
+	err = cmd.Start()
 	log.Close()
+	if err != nil {
+		return fmt.Errorf("start weed: %v", err)
+	}
 	w.cmd = cmd
 	w.done = make(chan struct{})
 	go func() { cmd.Wait(); close(w.done) }()
 	if err := w.waitReady(60 * time.Second); err != nil {
 		w.Stop()
-		b, _ := os.ReadFile(filepath.Join(filepath.Dir(w.Dir), "weed.log"))
+		b, _ := os.ReadFile(w.logName())
 		if len(b) > 4000 {
 			b = b[len(b)-4000:]
 		}
-		t.Fatalf("weed mini: %v\n%s", err, b)
+		return fmt.Errorf("weed mini: %v\n%s", err, b)
 	}
+	return nil
 }
 
 func (w *Weed) waitReady(d time.Duration) error {
@@ -180,9 +196,11 @@ func (w *Weed) Stop() {
 }
 
 // Restart starts the server again on the same directory and ports.
-func (w *Weed) Restart() {
-	w.t.Helper()
-	w.start()
+func (w *Weed) Restart(t testing.TB) {
+	t.Helper()
+	if err := w.start(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // URL returns the s3:// URL of prefix in bucket on this server.
@@ -193,15 +211,23 @@ func (w *Weed) URL(bucket, prefix string) string {
 // MakeBucket creates a bucket on the server.
 func (w *Weed) MakeBucket(t testing.TB, name string) {
 	t.Helper()
+	if err := w.CreateBucket(name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// CreateBucket is MakeBucket for programs other than tests.
+func (w *Weed) CreateBucket(name string) error {
 	c, err := minio.New(w.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(AccessKey, SecretKey, ""), BucketLookup: minio.BucketLookupPath})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := c.MakeBucket(ctx, name, minio.MakeBucketOptions{}); err != nil {
-		t.Fatalf("make bucket %s: %v", name, err)
+		return fmt.Errorf("make bucket %s: %v", name, err)
 	}
+	return nil
 }
 
 // Env sets the credentials the server accepts in the test's
