@@ -7,9 +7,12 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -350,3 +353,44 @@ func (b *Bucket) list(t *testing.T) map[string]bool {
 }
 
 var _ = io.EOF
+
+// Two writers of one prefix at once: the manifest's conditional write
+// lets one through and refuses the other, whose objects are never
+// named; the copy is whole after.
+func TestTwoWriters(t *testing.T) {
+	w := buckettest.Start(t)
+	buckettest.Env(t)
+	w.MakeBucket(t, "two")
+	ctx := context.Background()
+	path, vs := newVenti(t, 16<<20, 4<<20)
+	writeRandom(t, vs, 700, 8000)
+	p := waitScored(t, path)
+	opts := UploadOptions{Checkpoint: 256 << 10, PartSize: 5 << 20}
+	for round := range 3 {
+		b1, b2 := openBucket(t, w, "two", fmt.Sprint("p", round)), openBucket(t, w, "two", fmt.Sprint("p", round))
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i, b := range []*Bucket{b1, b2} {
+			wg.Go(func() { _, errs[i] = Upload(ctx, b, []*arena.Partition{p}, opts) })
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, ErrConflict) && strings.Contains(err.Error(), "another writer"):
+			default:
+				t.Errorf("round %d: %v", round, err)
+			}
+		}
+		t.Logf("round %d: %v", round, errs)
+		if ok == 0 {
+			t.Errorf("round %d: both writers refused", round)
+		}
+		if st, err := Upload(ctx, b1, []*arena.Partition{p}, opts); err != nil || st.Objects != 0 {
+			t.Errorf("round %d: after both, %+v %v", round, st, err)
+		}
+		checkServes(t, b1, blocks(t, p))
+	}
+}
