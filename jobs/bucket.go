@@ -92,18 +92,7 @@ func (e *Engine) copyToBucket(ctx context.Context, j *job, parts []*arena.Partit
 	if name == "" {
 		name = "-"
 	}
-	j.addResult(fmt.Sprintf("%s: arenas %d clumps %d bytes %d objects %d end %s %#x", t.name, st.Arenas, st.Clumps, st.Bytes, st.Objects, name, off))
-	if errors.Is(err, arena.ErrStopped) {
-		t.stopped()
-		e.event("target %s: stopped at %s %#x", t.name, name, off)
-		return err
-	}
-	t.end(e.opts.Now(), err)
-	if err != nil {
-		e.event("target %s: %v", t.name, err)
-	} else {
-		e.event("target %s: arenas %d clumps %d bytes %d objects %d", t.name, st.Arenas, st.Clumps, st.Bytes, st.Objects)
-	}
+	e.endRun(j, t, err, fmt.Sprintf("arenas %d clumps %d bytes %d objects %d", st.Arenas, st.Clumps, st.Bytes, st.Objects), name, off)
 	return err
 }
 

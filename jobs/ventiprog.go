@@ -253,20 +253,31 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 	if _, a := arena.InProgress(parts, cur); a != nil {
 		name, off = a.Name, cur[a.Name].Offset
 	}
-	j.addResult(fmt.Sprintf("%s: arenas %d clumps %d bytes %d end %s %#x", t.name, st.Arenas, st.Clumps, st.Bytes, name, off))
+	sum := fmt.Sprintf("arenas %d clumps %d bytes %d", st.Arenas, st.Clumps, st.Bytes)
+	if e.endRun(j, t, err, sum, name, off) {
+		e.corrupted(j, t, st, err == nil)
+	}
+	return err
+}
+
+// endRun records how a run to t ended, summed up as sum with the
+// arena and offset reached: a result line in j, the target's state, an
+// event. It reports whether the run ended, rather than stopping on
+// request at a committed point.
+func (e *Engine) endRun(j *job, t *target, err error, sum, name string, off int64) bool {
+	j.addResult(fmt.Sprintf("%s: %s end %s %#x", t.name, sum, name, off))
 	if errors.Is(err, arena.ErrStopped) {
 		t.stopped()
 		e.event("target %s: stopped at %s %#x", t.name, name, off)
-		return err
+		return false
 	}
 	t.end(e.opts.Now(), err)
 	if err != nil {
 		e.event("target %s: %v", t.name, err)
 	} else {
-		e.event("target %s: arenas %d clumps %d bytes %d", t.name, st.Arenas, st.Clumps, st.Bytes)
+		e.event("target %s: %s", t.name, sum)
 	}
-	e.corrupted(j, t, st, err == nil)
-	return err
+	return true
 }
 
 // maxCorrupt is how many corrupt clumps /status names.
