@@ -19,6 +19,9 @@ type StoreOptions struct {
 	Logf       func(format string, args ...any)
 }
 
+// maxTails bounds the directory bytes of unsealed arenas a Store holds.
+const maxTails = 256 << 20
+
 // A Store is the copy under a prefix served as a read-only venti: its
 // arenas rebuilt from their objects, read with range GETs through a
 // bounded cache, their blocks found through the arenas' directories
@@ -41,6 +44,18 @@ func OpenStore(ctx context.Context, b *Bucket, opts StoreOptions) (*Store, error
 	m, _, err := b.LoadManifest(ctx)
 	if err != nil {
 		return nil, err
+	}
+	// The directories of unsealed arenas are held in memory (1.6 MB
+	// for an arena of 512 MB of 8 KB blocks): a copy that claims more
+	// than maxTails in all is refused, not believed.
+	var tails int64
+	for _, e := range m.Arenas {
+		if !e.Sealed {
+			tails += e.Geometry().DirSize(e.Clumps)
+		}
+	}
+	if tails > maxTails {
+		return nil, fmt.Errorf("%s: manifest: unsealed arenas with %d bytes of directory: more than %d", b, tails, maxTails)
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Store{b: b, m: m, cache: newPageCache(opts.CacheBytes), ctx: rctx, cancel: cancel}
