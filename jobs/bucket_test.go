@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"replfs/rootscor"
+	"replfs/venti"
 
 	"replfs/venti/bucket"
 	"replfs/venti/bucket/buckettest"
@@ -102,4 +106,34 @@ func TestBucketTarget(t *testing.T) {
 		s, _ := e.JobStatus(7)
 		t.Errorf("credentials file: %s\n%s", st, s)
 	}
+}
+
+// The root score log goes to an object store with the arenas, and
+// rootscor -r brings it back into a fresh replfs.
+func TestBucketLog(t *testing.T) {
+	w := buckettest.Start(t)
+	buckettest.Env(t)
+	w.MakeBucket(t, "logs")
+	e := newEngine(t, t.TempDir())
+	ctx := context.Background()
+	url := w.URL("logs", "venti")
+	if err := e.Exec(ctx, "target off "+url); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"a", "b"} {
+		sc, _ := venti.ParseScore(strings.Repeat(s, 40))
+		if err := e.scores.Append(rootscor.Record{Score: sc, Partition: "/fs.part", Venti: "local", Fsname: "fs", Time: time.Unix(0, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, e, "ventiprog off", Done)
+	fresh := newEngine(t, t.TempDir())
+	if err := fresh.Exec(ctx, "target off "+url); err != nil {
+		t.Fatal(err)
+	}
+	st := run(t, fresh, "rootscor -r off", Done)
+	if !strings.Contains(st, ": 2 lines, 2 added\n") || string(fresh.RootScor()) != string(e.RootScor()) {
+		t.Errorf("rootscor -r off:\n%s\n%s", st, fresh.RootScor())
+	}
+	run(t, fresh, "rootscor -r off vac:"+strings.Repeat("a", 40), Failed)
 }

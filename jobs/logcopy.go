@@ -14,6 +14,7 @@ import (
 	"replfs/ctl"
 	"replfs/rootscor"
 	"replfs/venti"
+	"replfs/venti/bucket"
 )
 
 // The root score log travels with the data: after a run brings a
@@ -162,6 +163,9 @@ func (e *Engine) recoverLog(ctx context.Context, j *job, c ctl.Rootscor) error {
 	if err != nil {
 		return err
 	}
+	if bucket.IsURL(addr) {
+		return e.recoverLogBucket(ctx, j, c, addr, t)
+	}
 	root := c.Score
 	if !c.Given {
 		var ok bool
@@ -194,6 +198,33 @@ func (e *Engine) recoverLog(ctx context.Context, j *job, c ctl.Rootscor) error {
 	}
 	j.addResult(fmt.Sprintf("vac:%v: %d lines, %d added", root, strings.Count(string(log), "\n"), n))
 	e.event("rootscor: %d records merged from vac:%v on %s", n, root, c.Venti)
+	return nil
+}
+
+// recoverLogBucket is rootscor -r from an object store, which keeps
+// the log beside the arenas, named in its manifest, as text.
+func (e *Engine) recoverLogBucket(ctx context.Context, j *job, c ctl.Rootscor, addr string, t *target) error {
+	if c.Given {
+		return permanentf("rootscor: %s is an object store: it keeps one log, named by no score", c.Venti)
+	}
+	if t == nil {
+		t = newTarget(e.opts.StateDir, addr, addr, true)
+	}
+	s, err := e.bucketStore(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	log, err := s.RootScor(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := e.scores.Merge(log)
+	if err != nil {
+		return err
+	}
+	j.addResult(fmt.Sprintf("%s: %d lines, %d added", s.Manifest().RootScor, strings.Count(string(log), "\n"), n))
+	e.event("rootscor: %d records merged from %s", n, c.Venti)
 	return nil
 }
 
