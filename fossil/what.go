@@ -177,3 +177,16 @@ func zeros(f io.ReaderAt, from, to int64) (bool, error) {
 	}
 	return true, nil
 }
+
+// NotHeld refuses a file another process has open: a partition a
+// running fossil or venti writes must not be formatted under it.
+func NotHeld(path string) error {
+	pids, err := Holders(path)
+	if err != nil {
+		return err
+	}
+	if len(pids) > 0 {
+		return fmt.Errorf("%s is in use by process %v", path, pids)
+	}
+	return nil
+}

@@ -463,7 +463,7 @@ func (e *Engine) startFossil(ctx context.Context, j *job, fp *fosProc) error {
 	if _, _, err := fossil.ReadSuper(part); err != nil {
 		return err
 	}
-	if err := notHeld(part); err != nil {
+	if err := fossil.NotHeld(part); err != nil {
 		return err
 	}
 	j.setPhase("starting fossil on %s", part)
@@ -537,18 +537,6 @@ func (e *Engine) ownFileLocked(part string) error {
 	})
 	if own != "" {
 		return fmt.Errorf("%s: replfs's own file (%s)", part, own)
-	}
-	return nil
-}
-
-// notHeld refuses a partition another process has open.
-func notHeld(part string) error {
-	pids, err := fossil.Holders(part)
-	if err != nil {
-		return err
-	}
-	if len(pids) > 0 {
-		return fmt.Errorf("%s is in use by process %v", part, pids)
 	}
 	return nil
 }
@@ -642,7 +630,7 @@ func (e *Engine) fosreset(ctx context.Context, j *job, c ctl.Fosreset) error {
 			return fmt.Errorf("fosreset: %w", err)
 		}
 	}
-	if err := notHeld(part); err != nil {
+	if err := fossil.NotHeld(part); err != nil {
 		return fmt.Errorf("fosreset: %w", err)
 	}
 	j.setPhase("flfmt -v %v %s", c.Score, part)

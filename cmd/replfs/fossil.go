@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"replfs/fossil"
@@ -63,12 +65,20 @@ func fossilFlfmt(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(e, "fossil flfmt", err)
 	}
+	if _, err := os.Stat(fs.Arg(0)); err == nil {
+		if err := fossil.NotHeld(fs.Arg(0)); err != nil {
+			return fail(e, "fossil flfmt", err)
+		}
+	}
 	c, err := venti.Dial(ctx, ventiAddr(e, *h))
 	if err != nil {
 		return fail(e, "fossil flfmt", err)
 	}
 	defer c.Close()
 	err = fossil.FormatV(ctx, fs.Arg(0), c, score, fossil.FormatOptions{BlockSize: *b, Label: *l, Force: *y})
+	if errors.Is(err, fossil.ErrInUse) {
+		err = fmt.Errorf("%s holds a fossil: use -y to destroy it", fs.Arg(0))
+	}
 	if err != nil {
 		return fail(e, "fossil flfmt", err)
 	}

@@ -35,7 +35,7 @@ const usageText = `usage: replfs [-A] [-D] [-F fossil]... [-P peers] [-S size] [
        replfs venti read [-h addr] [-t type] score
        replfs venti write [-h addr] [-t type] [-z] < data
        replfs venti sync [-h addr]
-       replfs venti fmt [-a arenasize] [-b blocksize] [-n nameprefix] [-s size] partition
+       replfs venti fmt [-y] [-a arenasize] [-b blocksize] [-n nameprefix] [-s size] partition
        replfs venti serve [-A] [-a addr] [-c conns] [-d statedir] [-h httpaddr] [-i idle] partition... | s3://bucket/prefix
        replfs venti roots [-l] [-h venti] partition...
        replfs venti restore [-d statedir] [-l rootscor] s3://bucket/prefix partition

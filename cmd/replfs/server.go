@@ -325,15 +325,12 @@ func openEmbedded(ctx context.Context, part, size string, logf func(string, ...a
 		if err != nil {
 			return nil, err
 		}
-		asize := int64(512 << 20)
-		if n < 4<<30 {
-			asize = 64 << 20
-		}
-		if _, err := arena.Format(part, arena.FormatOptions{ArenaSize: asize}); err != nil {
+		m, err := arena.Format(part, arena.FormatOptions{})
+		if err != nil {
 			os.Remove(part)
 			return nil, err
 		}
-		logf("formatted %s: %s in arenas of %d MiB", part, strings.ToUpper(size), asize>>20)
+		logf("formatted %s: %s in arenas of %d MiB", part, strings.ToUpper(size), (m[0].Stop-m[0].Start)>>20)
 	}
 	return arena.Open(ctx, []string{part}, arena.StoreOptions{Logf: logf})
 }

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"replfs/fossil"
 	"replfs/venti"
 	"replfs/venti/arena"
 	"replfs/venti/ventitest"
@@ -148,5 +151,70 @@ func TestFlfmtRefuses(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(path); !bytes.Equal(b, text) {
 		t.Error("changed")
+	}
+}
+
+// venti fmt refuses a partition whose arenas hold clumps unless -y,
+// naming what it holds, and one another process has open even with -y;
+// with no -a it picks the arena size the embedded venti does.
+func TestVentiFmtRefuses(t *testing.T) {
+	part := filepath.Join(t.TempDir(), "x.part")
+	st, _, errs := runCmd(t, "", nil, "venti", "fmt", "-s", "1g", part)
+	if st != 0 || !strings.Contains(errs, "16 arenas") {
+		t.Fatalf("venti fmt: %d %s", st, errs)
+	}
+	s, err := arena.Open(context.Background(), []string{part}, arena.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		s.Write(context.Background(), venti.DataType, []byte{byte(i)})
+	}
+	s.Close()
+	before, _ := os.ReadFile(part)
+	st, _, errs = runCmd(t, "", nil, "venti", "fmt", part)
+	if want := "replfs venti fmt: " + part + " holds 1 arena, 10 clumps: use -y to destroy them\n"; st != 1 || errs != want {
+		t.Errorf("status %d, stderr %q, want %q", st, errs, want)
+	}
+	if after, _ := os.ReadFile(part); !bytes.Equal(before, after) {
+		t.Error("refused, yet changed")
+	}
+	hold := exec.Command("sh", "-c", "exec sleep 30 3<"+part)
+	if err := hold.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Process.Kill()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pids, _ := fossil.Holders(part)
+		if len(pids) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	st, _, errs = runCmd(t, "", nil, "venti", "fmt", "-y", part)
+	if st != 1 || !strings.Contains(errs, "is in use by process") {
+		t.Errorf("held partition: status %d, %s", st, errs)
+	}
+	hold.Process.Kill()
+	hold.Wait()
+	if st, _, errs = runCmd(t, "", nil, "venti", "fmt", "-y", part); st != 0 {
+		t.Errorf("venti fmt -y: %s", errs)
+	}
+}
+
+// flfmt's refusal of a partition holding a fossil names -y.
+func TestFlfmtNamesY(t *testing.T) {
+	addr, _ := ventitest.NewServer(t)
+	src := filepath.Join(ventitest.Fixtures(t, "fossil"), "fossil.part")
+	part := filepath.Join(t.TempDir(), "fossil.part")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(part, b, 0600)
+	st, _, errs := runCmd(t, "", nil, "fossil", "flfmt", "-h", addr, "-v", "0842818bc4e6acc5ed5ca517cb45cb760844e9ed", part)
+	if want := "replfs fossil flfmt: " + part + " holds a fossil: use -y to destroy it\n"; st != 1 || errs != want {
+		t.Errorf("status %d, stderr %q, want %q", st, errs, want)
 	}
 }

@@ -9,18 +9,20 @@ import (
 	"os"
 	"path/filepath"
 
+	"replfs/fossil"
 	"replfs/venti"
 	"replfs/venti/arena"
 	"replfs/venti/bucket"
 )
 
 func ventiFmt(ctx context.Context, e *env, args []string) int {
-	const usage = "replfs venti fmt [-a arenasize] [-b blocksize] [-n nameprefix] [-s size] partition"
+	const usage = "replfs venti fmt [-y] [-a arenasize] [-b blocksize] [-n nameprefix] [-s size] partition"
 	fs := newFlags(usage)
-	asize := fs.String("a", "512m", "arena size")
+	asize := fs.String("a", "", "arena size (default 512m, 64m on a partition under 4g)")
 	bsize := fs.String("b", "8k", "block size")
 	prefix := fs.String("n", "arenas0", "arena name prefix")
 	size := fs.String("s", "", "create the file sparse, this size")
+	yes := fs.Bool("y", false, "format even a partition holding clumps")
 	if ok, st := parseFlags(e, fs, args, usage); !ok {
 		return st
 	}
@@ -28,7 +30,14 @@ func ventiFmt(ctx context.Context, e *env, args []string) int {
 		return usageErr(e, usage)
 	}
 	part := fs.Arg(0)
-	a, err1 := arena.ParseSize(*asize)
+	if err := checkFormat(part, *yes); err != nil {
+		return fail(e, "venti fmt", err)
+	}
+	var a int64
+	var err1 error
+	if *asize != "" {
+		a, err1 = arena.ParseSize(*asize)
+	}
 	b, err2 := arena.ParseSize(*bsize)
 	if err := errors.Join(err1, err2); err != nil {
 		return fail(e, "venti fmt", err)
@@ -251,4 +260,31 @@ func writeNew(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+// checkFormat refuses to format a partition another process has open
+// (a running venti), or, unless yes, one whose arenas hold clumps.
+func checkFormat(part string, yes bool) error {
+	if _, err := os.Stat(part); err != nil {
+		return nil // venti fmt -s makes it
+	}
+	if err := fossil.NotHeld(part); err != nil {
+		return err
+	}
+	p, err := arena.OpenPartition(part)
+	if err != nil {
+		return nil // not an arena partition
+	}
+	defer p.Close()
+	arenas, clumps := 0, int64(0)
+	for _, a := range p.Arenas {
+		if a.Mem.Clumps > 0 {
+			arenas++
+			clumps += int64(a.Mem.Clumps)
+		}
+	}
+	if clumps > 0 && !yes {
+		return fmt.Errorf("%s holds %d arena%s, %d clumps: use -y to destroy them", part, arenas, plural(int64(arenas)), clumps)
+	}
+	return nil
 }

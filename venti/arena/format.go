@@ -10,17 +10,25 @@ import (
 // FormatOptions are fmtarenas' settings. Zero values take plan9port's
 // defaults.
 type FormatOptions struct {
-	ArenaSize  int64  // bytes per arena; default 512 MiB
+	ArenaSize  int64  // bytes per arena; default DefaultArenaSize of the partition's
 	BlockSize  int    // default 8192; a power of two up to 64 KiB
 	NamePrefix string // arena names are prefix+N; default "arenas0"
 	TabSize    int    // space for the arena map; default 512 KiB
 	Version    int    // arena version, 4 or 5; default 5
 }
 
-func (o *FormatOptions) defaults() {
-	if o.ArenaSize == 0 {
-		o.ArenaSize = 512 << 20
+// DefaultArenaSize is the arena size replfs formats a partition of
+// size bytes with when none is given: plan9port's 512 MiB, or 64 MiB
+// on a partition under 4 GiB, so a small one still has several arenas
+// and seals them (a sealed arena is copied once and never read again).
+func DefaultArenaSize(size int64) int64 {
+	if size < 4<<30 {
+		return 64 << 20
 	}
+	return 512 << 20
+}
+
+func (o *FormatOptions) defaults() {
 	if o.BlockSize == 0 {
 		o.BlockSize = 8192
 	}
@@ -49,7 +57,7 @@ func Format(path string, opts FormatOptions) ([]MapEntry, error) {
 	if opts.Version != ArenaVersion4 && opts.Version != ArenaVersion5 {
 		return nil, fmt.Errorf("fmtarenas %s: bad arena version %d", path, opts.Version)
 	}
-	if opts.ArenaSize < MinArenaSize || opts.ArenaSize%bs != 0 {
+	if opts.ArenaSize != 0 && (opts.ArenaSize < MinArenaSize || opts.ArenaSize%bs != 0) {
 		return nil, fmt.Errorf("fmtarenas %s: arena size %d not a multiple of %d of at least %d", path, opts.ArenaSize, bs, MinArenaSize)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -62,6 +70,9 @@ func Format(path string, opts FormatOptions) ([]MapEntry, error) {
 		return nil, fmt.Errorf("fmtarenas: %w", err)
 	}
 	size := st.Size() &^ (bs - 1)
+	if opts.ArenaSize == 0 {
+		opts.ArenaSize = DefaultArenaSize(size)
+	}
 	tabBase := (PartBlank + HeadSize + bs - 1) &^ (bs - 1)
 	arenaBase := (tabBase + int64(opts.TabSize) + bs - 1) &^ (bs - 1)
 	if arenaBase+MinArenaSize > size {
