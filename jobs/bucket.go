@@ -92,7 +92,7 @@ func (e *Engine) copyToBucket(ctx context.Context, j *job, parts []*arena.Partit
 	if name == "" {
 		name = "-"
 	}
-	e.endRun(j, t, err, fmt.Sprintf("arenas %d clumps %d bytes %d objects %d", st.Arenas, st.Clumps, st.Bytes, st.Objects), name, off)
+	e.endRun(j, t, err, fmt.Sprintf("arenas %d clumps %d bytes %d objects %d", st.Arenas, st.Clumps, st.Bytes, st.Objects), st.Objects > 0, name, off)
 	return err
 }
 

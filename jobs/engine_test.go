@@ -133,8 +133,12 @@ func TestEngineFailureAndImport(t *testing.T) {
 		t.Errorf("job state %s, want failed", st)
 	}
 	js, _ := e.JobStatus(1)
-	if !strings.Contains(js, "error down: dial venti "+down) {
+	if !strings.Contains(js, "error down: dial "+down+": connection refused\n") {
 		t.Errorf("job status:\n%s", js)
+	}
+	// Nothing was sent to it: no success-shaped result line.
+	if strings.Contains(js, "result down:") {
+		t.Errorf("a result line for the unreachable target:\n%s", js)
 	}
 	ts, _ := e.TargetStatus("down")
 	if !strings.Contains(ts, "state failed\n") || !strings.Contains(ts, "connection refused") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"replfs/ctl"
@@ -109,7 +110,7 @@ func (e *Engine) copyTrees(ctx context.Context, j *job, c ctl.Copy) error {
 		if err != nil {
 			// What was written is a consistent prefix: sync it.
 			dc.Sync(ctx)
-			return fmt.Errorf("vac:%v: %w", s, err)
+			return rootErr(s, err)
 		}
 		j.addResult(fmt.Sprintf("vac:%v copied %d blocks %d bytes skipped %d", s, st.Blocks, st.Bytes, st.Skipped))
 	}
@@ -179,12 +180,14 @@ func (e *Engine) verifyTrees(ctx context.Context, j *job, c ctl.Verify) error {
 			}}
 		st, err := venti.VerifyTree(tctx, conn, s, opts)
 		if err != nil {
-			return fmt.Errorf("vac:%v: %w", s, err)
+			return rootErr(s, err)
 		}
 		var line string
 		switch {
 		case st.Missing == 0 && st.Corrupt == 0:
 			line = fmt.Sprintf("vac:%v complete %d blocks", s, st.Blocks)
+		case rootMissing(st):
+			line = fmt.Sprintf("vac:%v root missing", s)
 		case st.Corrupt == 0:
 			line = fmt.Sprintf("vac:%v missing %d of %d", s, st.Missing, st.Blocks)
 		default:
@@ -312,7 +315,7 @@ func (e *Engine) copyToBucketTrees(ctx context.Context, j *job, c ctl.Copy, t *t
 	for _, sc := range c.Scores {
 		st, err := venti.VerifyTree(tctx, s, sc, venti.TreeOptions{Progress: treeProgress(j)})
 		if err != nil {
-			return fmt.Errorf("vac:%v: %w", sc, err)
+			return rootErr(sc, err)
 		}
 		if st.Missing > 0 || st.Corrupt > 0 {
 			return permanentf("vac:%v: missing %d corrupt %d of %d in %s after its arenas were sent", sc, st.Missing, st.Corrupt, st.Blocks, dst)
@@ -320,4 +323,18 @@ func (e *Engine) copyToBucketTrees(ctx context.Context, j *job, c ctl.Copy, t *t
 		j.addResult(fmt.Sprintf("vac:%v copied with its arenas: complete %d blocks", sc, st.Blocks))
 	}
 	return nil
+}
+
+// rootMissing reports whether a walk found not even the root.
+func rootMissing(st venti.TreeStats) bool {
+	return st.Blocks == 1 && st.Missing == 1 && st.Corrupt == 0
+}
+
+// rootErr names the root a tree walk failed in, unless the walk's
+// error, whose path starts at the root, already does.
+func rootErr(s venti.Score, err error) error {
+	if strings.HasPrefix(err.Error(), "vac:"+s.String()) {
+		return err
+	}
+	return fmt.Errorf("vac:%v: %w", s, err)
 }

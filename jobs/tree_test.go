@@ -63,3 +63,26 @@ func TestVerifyCountsRoots(t *testing.T) {
 		}
 	}
 }
+
+// Errors are one line that names the root once; verify of a root the
+// target lacks says root missing.
+func TestTreeErrorLines(t *testing.T) {
+	e := newEngine(t, t.TempDir())
+	a, _ := ventitest.NewServer(t)
+	b, _ := ventitest.NewServer(t)
+	root := "vac:1c94de5d65de1a7370e6f1dc43e345c0ea721fab"
+	st := run(t, e, "copy "+a+" "+b+" "+root, Failed)
+	errLine := ""
+	for _, l := range strings.Split(st, "\n") {
+		if strings.HasPrefix(l, "error ") {
+			errLine = l
+		}
+	}
+	if n := strings.Count(errLine, root); n != 1 || !strings.HasPrefix(errLine, "error "+root+": ") {
+		t.Errorf("copy of a missing root: %d mentions of it:\n%s", n, st)
+	}
+	st = run(t, e, "verify "+b+" "+root, Failed)
+	if !strings.Contains(st, "result "+root+" root missing\n") {
+		t.Errorf("verify:\n%s", st)
+	}
+}

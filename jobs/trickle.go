@@ -175,7 +175,7 @@ func (e *Engine) trickleTrees(ctx context.Context, j *job, p ctl.Pair, t *target
 			if h.stopped() {
 				return errors.Join(errWindowClosed, serr)
 			}
-			return fmt.Errorf("vac:%v: %w", r, err)
+			return rootErr(r, err)
 		}
 		if err := dc.Sync(ctx); err != nil {
 			return err
@@ -203,11 +203,14 @@ func (e *Engine) trickleCheck(ctx context.Context, j *job, p ctl.Pair, t *target
 				j.addReport(fmt.Sprintf("vac:%v %s %v/%d: %s", r, path, s, ty, oneLine(err.Error())))
 			}})
 		if err != nil {
-			return fmt.Errorf("vac:%v: %w", r, err)
+			return rootErr(r, err)
 		}
 		switch {
 		case p.Verify && st.Missing == 0 && st.Corrupt == 0:
 			j.addResult(fmt.Sprintf("%s: vac:%v complete %d blocks", t.name, r, st.Blocks))
+		case p.Verify && rootMissing(st):
+			j.addResult(fmt.Sprintf("%s: vac:%v root missing", t.name, r))
+			bad++
 		case p.Verify:
 			j.addResult(fmt.Sprintf("%s: vac:%v missing %d corrupt %d of %d", t.name, r, st.Missing, st.Corrupt, st.Blocks))
 			bad++

@@ -254,7 +254,7 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 		name, off = a.Name, cur[a.Name].Offset
 	}
 	sum := fmt.Sprintf("arenas %d clumps %d bytes %d", st.Arenas, st.Clumps, st.Bytes)
-	if e.endRun(j, t, err, sum, name, off) {
+	if e.endRun(j, t, err, sum, st.Clumps > 0, name, off) {
 		e.corrupted(j, t, st, err == nil)
 	}
 	return err
@@ -262,10 +262,13 @@ func (e *Engine) copyTo(ctx context.Context, j *job, parts []*arena.Partition, t
 
 // endRun records how a run to t ended, summed up as sum with the
 // arena and offset reached: a result line in j, the target's state, an
-// event. It reports whether the run ended, rather than stopping on
-// request at a committed point.
-func (e *Engine) endRun(j *job, t *target, err error, sum, name string, off int64) bool {
-	j.addResult(fmt.Sprintf("%s: %s end %s %#x", t.name, sum, name, off))
+// event. A run that failed having sent nothing gets no result line:
+// its error says all. It reports whether the run ended, rather than
+// stopping on request at a committed point.
+func (e *Engine) endRun(j *job, t *target, err error, sum string, sent bool, name string, off int64) bool {
+	if err == nil || sent || errors.Is(err, arena.ErrStopped) {
+		j.addResult(fmt.Sprintf("%s: %s end %s %#x", t.name, sum, name, off))
+	}
 	if errors.Is(err, arena.ErrStopped) {
 		t.stopped()
 		e.event("target %s: stopped at %s %#x", t.name, name, off)

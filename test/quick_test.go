@@ -60,7 +60,7 @@ func TestQuickAndVerifyAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _ = waitJob(t, func() string { return read9(t, fs, "/jobs/3/status") })
-	if !strings.HasPrefix(st, "state failed\n") || !strings.Contains(st, "result "+fixtureRoots[0]+" missing 1 of 1\n") {
+	if !strings.HasPrefix(st, "state failed\n") || !strings.Contains(st, "result "+fixtureRoots[0]+" root missing\n") {
 		t.Errorf("verify of an absent root:\n%s", st)
 	}
 }

@@ -87,7 +87,7 @@ func TestVentiprogEndToEnd(t *testing.T) {
 
 	// A dry run sends nothing but says what would move.
 	out, _, err := runReplfs(t, "ventiprog", "-n", "-p", srcPart, "-d", state, t1.addr)
-	if err != nil || !strings.HasPrefix(out, t1.addr+": arenas 2 clumps 941 bytes 6870104 end arenas01 0x26e11d\n") || t1.clumps(t) != 0 {
+	if err != nil || !strings.HasPrefix(out, t1.addr+": would send arenas 2 clumps 941 bytes 6870104 end arenas01 0x26e11d\n") || t1.clumps(t) != 0 {
 		t.Fatalf("dry run: %q %v", out, err)
 	}
 

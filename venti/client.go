@@ -50,7 +50,7 @@ func (d *Dialer) Dial(ctx context.Context, addr string) (*Conn, error) {
 	}
 	nc, err := dial(ctx, network, a)
 	if err != nil {
-		return nil, fmt.Errorf("dial venti %s: %w", addr, err)
+		return nil, DialError(addr, err)
 	}
 	c, err := d.NewConn(ctx, nc, addr)
 	if err != nil {

@@ -1,6 +1,8 @@
 package venti
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -200,4 +202,46 @@ func clip(s string) string {
 		n += w
 	}
 	return strconv.Quote(s[:n]) + "..."
+}
+
+// DialError is the error of dialing addr, one line in Plan 9 style:
+// "dial tcp!backup!17034: connection refused", not Go's nesting of
+// the dial, the address and the system call. It still wraps err.
+func DialError(addr string, err error) error {
+	return &dialError{addr: addr, why: plainNetError(err), err: err}
+}
+
+type dialError struct {
+	addr, why string
+	err       error
+}
+
+func (e *dialError) Error() string { return "dial " + e.addr + ": " + e.why }
+func (e *dialError) Unwrap() error { return e.err }
+
+// plainNetError says why a network operation failed in a few words.
+func plainNetError(err error) string {
+	var dns *net.DNSError
+	var sys *os.SyscallError
+	switch {
+	case errors.As(err, &dns):
+		if dns.IsNotFound {
+			return "no such host " + dns.Name
+		}
+		if dns.IsTimeout {
+			return "lookup " + dns.Name + " timed out"
+		}
+		return "lookup " + dns.Name + ": " + dns.Err
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
+		return "timed out"
+	case errors.As(err, &sys):
+		return sys.Err.Error()
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	return err.Error()
 }

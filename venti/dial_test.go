@@ -113,3 +113,18 @@ func TestCheckDial(t *testing.T) {
 		t.Errorf("long address: error of %d bytes", len(err.Error()))
 	}
 }
+
+// A failed dial is one Plan 9 style line naming the dial string.
+func TestDialErrorLine(t *testing.T) {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := "tcp!127.0.0.1!" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	_, err := Dial(t.Context(), addr)
+	if err == nil || err.Error() != "dial "+addr+": connection refused" {
+		t.Errorf("refused: %v", err)
+	}
+	_, err = Dial(t.Context(), "tcp!nosuchhost.invalid!17034")
+	if err == nil || err.Error() != "dial tcp!nosuchhost.invalid!17034: no such host nosuchhost.invalid" {
+		t.Errorf("no host: %v", err)
+	}
+}

@@ -95,7 +95,9 @@ func ventiprog(ctx context.Context, e *env, args []string) int {
 	wg.Wait()
 	status := 0
 	for i, t := range targets {
-		fmt.Fprintln(e.stdout, lines[i])
+		if lines[i] != "" {
+			fmt.Fprintln(e.stdout, lines[i])
+		}
 		if errs[i] != nil {
 			logf("%s: %v", t, errs[i])
 			status = 1
@@ -115,20 +117,26 @@ func cursorName(target string) string {
 func ventiprogTarget(ctx context.Context, src []*arena.Partition, cursorFile, target string, conns int, opts arena.CopyOptions) (string, error) {
 	cur, err := arena.LoadCursor(cursorFile)
 	if err != nil {
-		return target + ": " + err.Error(), err
+		return "", err
 	}
 	var st arena.CopyStats
 	var dst arena.Target = discard{}
 	if !opts.DryRun {
 		c, err := venti.DialPool(ctx, target, venti.PoolOptions{Window: opts.Window, Conns: conns, Fixed: conns > 0})
 		if err != nil {
-			return summary(target, src, cur, st), err
+			return "", err // nothing sent: the error is the one line
 		}
 		defer c.Close()
 		dst = c
 		opts.Commit = func(c arena.Cursor) error { return arena.SaveCursor(cursorFile, c) }
 	}
 	next, st, err := arena.CopyArenas(ctx, src, cur, dst, opts)
+	if opts.DryRun {
+		return strings.Replace(summary(target, src, next, st), ": arenas", ": would send arenas", 1), err
+	}
+	if err != nil && st.Clumps == 0 && st.Corrupt == 0 {
+		return "", err
+	}
 	if err == nil && st.Corrupt > 0 {
 		// Corruption in the source is news: the exit status says it.
 		err = fmt.Errorf("source corrupt: %d clump%s skipped, first %w", st.Corrupt, plural(st.Corrupt), st.FirstCorrupt)
@@ -195,14 +203,17 @@ func flushSource(ctx context.Context, addr string) error {
 func ventiprogBucket(ctx context.Context, src []*arena.Partition, statedir, target string, conns int, dry bool, logf func(string, ...any)) (string, error) {
 	cfg, err := bucket.ParseURL(target)
 	if err != nil {
-		return target + ": " + err.Error(), err
+		return "", err
 	}
 	b, err := bucket.Open(cfg, filepath.Join(statedir, bucket.CredFileName))
 	if err != nil {
-		return cfg.String() + ": " + err.Error(), err
+		return "", err
 	}
 	st, err := bucket.Upload(ctx, b, src, bucket.UploadOptions{DryRun: dry, Parallel: conns,
 		Logf: func(f string, a ...any) { logf(f, a...) }})
+	if err != nil && st.Objects == 0 {
+		return "", err
+	}
 	verb := ""
 	if dry {
 		verb = "would send "
