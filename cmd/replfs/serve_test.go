@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +114,19 @@ func TestNamespaceDirChecked(t *testing.T) {
 	}
 	if err := post(); err == nil || err.Error() != "bad name space directory "+ns+": owned by uid 65534, not 0" {
 		t.Errorf("owned by nobody: %v", err)
+	}
+}
+
+// Startup lines give addresses as dial strings.
+func TestStartupDialStrings(t *testing.T) {
+	part := filepath.Join(t.TempDir(), "p")
+	if st, _, errs := runCmd(t, "", nil, "venti", "fmt", "-s", "64m", part); st != 0 {
+		t.Fatal(errs)
+	}
+	_, errs := runCmdFor(t, 500*time.Millisecond, nil, "venti", "serve", "-a", "tcp!127.0.0.1!0", "-h", "tcp!127.0.0.1!0", part)
+	for _, re := range []string{`serving venti on tcp!127\.0\.0\.1![0-9]+\n`, `http on tcp!127\.0\.0\.1![0-9]+\n`} {
+		if !regexp.MustCompile(re).MatchString(errs) {
+			t.Errorf("stderr does not match %s:\n%s", re, errs)
+		}
 	}
 }

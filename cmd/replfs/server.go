@@ -204,10 +204,10 @@ func serve(ctx context.Context, e *env, args []string) int {
 	for _, l := range ls {
 		wg.Go(func() {
 			if err := fsrv.Serve(ctx, l); err != nil {
-				lost(fmt.Errorf("9P on %s!%s: %w", l.Addr().Network(), l.Addr(), err))
+				lost(fmt.Errorf("9P on %s: %w", dialString(l.Addr()), err))
 			}
 		})
-		logf("serving 9P on %s!%s", l.Addr().Network(), l.Addr())
+		logf("serving 9P on %s", dialString(l.Addr()))
 	}
 	<-ctx.Done()
 	logf("shutting down")
@@ -333,4 +333,13 @@ func openEmbedded(ctx context.Context, part, size string, logf func(string, ...a
 		logf("formatted %s: %s in arenas of %d MiB", part, strings.ToUpper(size), (m[0].Stop-m[0].Start)>>20)
 	}
 	return arena.Open(ctx, []string{part}, arena.StoreOptions{Logf: logf})
+}
+
+// dialString writes a listener's address as Plan 9 does: tcp!host!port,
+// unix!path.
+func dialString(a net.Addr) string {
+	if host, port, err := net.SplitHostPort(a.String()); err == nil {
+		return a.Network() + "!" + host + "!" + port
+	}
+	return a.Network() + "!" + a.String()
 }

@@ -151,9 +151,9 @@ func serveStore(ctx context.Context, e *env, srv *venti.Server, store venti.Stor
 				errc <- fmt.Errorf("http: %w", err)
 			}
 		}()
-		logf("http on %s", hl.Addr())
+		logf("http on %s", dialString(hl.Addr()))
 	}
-	logf("serving %s on %s", addr, l.Addr())
+	logf("serving venti on %s", dialString(l.Addr()))
 	go func() { errc <- srv.Serve(ctx, l) }()
 	select {
 	case <-ctx.Done():
