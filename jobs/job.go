@@ -15,7 +15,9 @@ import (
 const (
 	Queued    = "queued"
 	Running   = "running"
-	Waiting   = "waiting"
+	Waiting   = "waiting"  // for its window to open
+	Retrying  = "retrying" // after a failure, at next
+	Sleeping  = "sleeping" // until its next repeat
 	Done      = "done"
 	Failed    = "failed"
 	Cancelled = "cancelled"
@@ -138,11 +140,11 @@ func (j *job) addInfo(line string) {
 	j.mu.Unlock()
 }
 
-// setWaiting sets a trickle job's state (running, or what it waits
-// for) and when it next runs.
-func (j *job) setWaiting(state string, next time.Time) {
+// setWaiting sets a trickle job's state (running, or one of the words
+// for waiting), the words that say more, and when it next runs.
+func (j *job) setWaiting(state, detail string, next time.Time) {
 	j.mu.Lock()
-	j.rec.State, j.rec.Next = state, next
+	j.rec.State, j.rec.Detail, j.rec.Next = state, detail, next
 	j.mu.Unlock()
 }
 

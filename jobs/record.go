@@ -21,7 +21,8 @@ import (
 //	version  1
 //	id       the job's number, as the file is named
 //	verb     the command's verb; args, its arguments as ctl tokenizes them
-//	state    queued, running, a trickle's waiting state, done, failed, cancelled
+//	state    one word: queued, running, waiting, retrying, sleeping, done, failed, cancelled
+//	detail   words on a waiting, retrying or sleeping state
 //	created, started, ended, next, lastrun  times (RFC 3339), absent if none
 //	clumps, bytes, blocks, rate, runs       counts, absent if zero
 //	phase, window, lasterror, error         one line each, absent if empty
@@ -37,6 +38,7 @@ type record struct {
 	Verb     string    `json:"verb"`
 	Args     []string  `json:"args,omitempty"`
 	State    string    `json:"state"`
+	Detail   string    `json:"detail,omitempty"` // words on the state: until when, which attempt
 	Created  time.Time `json:"created,omitzero"`
 	Started  time.Time `json:"started,omitzero"`
 	Ended    time.Time `json:"ended,omitzero"`
@@ -213,6 +215,9 @@ func (r record) render(now time.Time) string {
 	var b strings.Builder
 	kv := func(k string, v any) { fmt.Fprintf(&b, "%s %v\n", k, v) }
 	kv("state", r.State)
+	if r.Detail != "" && !r.finished() {
+		kv("detail", r.Detail)
+	}
 	kv("cmd", r.line())
 	kv("created", stamp(r.Created))
 	kv("started", stamp(r.Started))

@@ -46,13 +46,13 @@ func (s schedule) run(ctx context.Context, j *job, t transfer) error {
 			now := time.Now()
 			if !s.window.Open(now) {
 				next := s.window.Next(now)
-				j.setWaiting("waiting for window until "+stamp(next), next)
+				j.setWaiting(Waiting, "for window until "+stamp(next), next)
 				if !sleepUntil(ctx, j.stop, next) {
 					return j.stopped(ctx)
 				}
 			}
 		}
-		j.setWaiting(Running, time.Time{})
+		j.setWaiting(Running, "", time.Time{})
 		if attempt == 0 { // a retry goes on with its run
 			j.newRun(time.Now())
 		}
@@ -67,7 +67,7 @@ func (s schedule) run(ctx context.Context, j *job, t transfer) error {
 			attempt++
 			d := min(s.retry<<(attempt-1), maxBackoff)
 			next := time.Now().Add(d)
-			j.setWaiting(fmt.Sprintf("retrying in %v, attempt %d/%d", d, attempt, s.maxRetries), next)
+			j.setWaiting(Retrying, fmt.Sprintf("in %v, attempt %d/%d", d, attempt, s.maxRetries), next)
 			j.setLastError(err)
 			if !sleepUntil(ctx, j.stop, next) {
 				return j.stopped(ctx)
@@ -85,7 +85,7 @@ func (s schedule) run(ctx context.Context, j *job, t transfer) error {
 			return nil
 		}
 		next := j.runStart().Add(s.every)
-		j.setWaiting("sleeping until next repeat "+stamp(next), next)
+		j.setWaiting(Sleeping, "until next repeat "+stamp(next), next)
 		if !sleepUntil(ctx, j.stop, next) {
 			return j.stopped(ctx)
 		}

@@ -68,7 +68,7 @@ func TestScheduleRepeat(t *testing.T) {
 				t.Errorf("run %d at %v, want %v", i, starts[i], want[i])
 			}
 		}
-		if got := statusLine(j, "state"); got != "sleeping until next repeat 2000-01-01T02:00:00Z" {
+		if got := statusLine(j, "state") + " " + statusLine(j, "detail"); got != "sleeping until next repeat 2000-01-01T02:00:00Z" {
 			t.Errorf("state %q", got)
 		}
 		if got := statusLine(j, "next"); got != "2000-01-01T02:00:00Z" {
@@ -120,7 +120,7 @@ func TestScheduleWindow(t *testing.T) {
 		if committed != 9 || !at[8].Equal(time.Date(2000, 1, 1, 1, 3, 0, 0, time.UTC)) {
 			t.Errorf("day 1: %d units, last at %v", committed, at[len(at)-1])
 		}
-		if got := statusLine(j, "state"); got != "waiting for window until 2000-01-02T00:00:00Z" {
+		if got := statusLine(j, "state") + " " + statusLine(j, "detail"); got != "waiting for window until 2000-01-02T00:00:00Z" {
 			t.Errorf("state %q", got)
 		}
 		if got := statusLine(j, "window"); got != "(00:00 .. 01:00)" {
@@ -160,7 +160,7 @@ func TestScheduleRetry(t *testing.T) {
 		})
 		time.Sleep(30 * time.Second)
 		synctest.Wait()
-		if got := statusLine(j, "state"); got != "retrying in 40s, attempt 2/10" {
+		if got := statusLine(j, "state") + " " + statusLine(j, "detail"); got != "retrying in 40s, attempt 2/10" {
 			t.Errorf("state at 30s %q", got)
 		}
 		if got := statusLine(j, "lasterror"); !strings.Contains(got, "connection refused") {

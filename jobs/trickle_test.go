@@ -43,7 +43,7 @@ func TestEngineTrickle(t *testing.T) {
 		t.Errorf("trickle -V:\n%s", st)
 	}
 	st = run(t, e, "trickle -V vac:"+archive2+" two", Failed)
-	if !strings.Contains(st, "result two: vac:"+archive2+" missing ") {
+	if !strings.Contains(st, "result two: vac:"+archive2+" root missing\n") {
 		t.Errorf("trickle -V of an empty target:\n%s", st)
 	}
 

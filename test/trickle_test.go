@@ -70,7 +70,7 @@ func TestTrickleRepeat(t *testing.T) {
 	if runs, _ := strconv.Atoi(statusField(js, "runs")); runs < 3 {
 		t.Errorf("%d runs:\n%s", runs, js)
 	}
-	if !strings.HasPrefix(statusField(js, "state"), "sleeping until next repeat ") && statusField(js, "state") != "running" {
+	if st := statusField(js, "state"); st != "sleeping" && st != "running" || st == "sleeping" && !strings.HasPrefix(statusField(js, "detail"), "until next repeat ") {
 		t.Errorf("state %q", statusField(js, "state"))
 	}
 	if err := write9(t, fs, job[:len(job)-len("status")]+"ctl", "cancel"); err != nil {
