@@ -319,3 +319,25 @@ func TestCorruptSource(t *testing.T) {
 		t.Errorf("/status:\n%s", s)
 	}
 }
+
+// A target's lag is given in both measures, each named: lagbytes of
+// clump log as stored, lagdata of block bytes, the measure a dry run's
+// would send line and a run's bytes use.
+func TestLagMeasures(t *testing.T) {
+	e := newEngine(t, t.TempDir())
+	a, _ := ventitest.NewServer(t)
+	if err := e.Exec(context.Background(), "target a "+a); err != nil {
+		t.Fatal(err)
+	}
+	ts, _ := e.TargetStatus("a")
+	if !strings.Contains(ts, "lagclumps 941\n") || !strings.Contains(ts, "lagdata 6870104\n") {
+		t.Errorf("status:\n%s", ts)
+	}
+	st := run(t, e, "ventiprog -n a", Done)
+	if !strings.Contains(st, "would send arenas 2 clumps 941 bytes 6870104\n") {
+		t.Errorf("dry run:\n%s", st)
+	}
+	if strings.Contains(ts, "lagbytes 6870104\n") {
+		t.Errorf("lagbytes counts block bytes:\n%s", ts)
+	}
+}

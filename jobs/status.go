@@ -34,8 +34,8 @@ func (e *Engine) TargetStatus(name string) (string, bool) {
 	return s.render(lagOf(parts, s.cursor), e.opts.Now()), true
 }
 
-// lagOf measures how far a cursor is behind the source: bytes of log
-// and clumps not yet copied, and the arena in progress. Finished arenas
+// lagOf measures how far a cursor is behind the source: bytes of log,
+// clumps and bytes of blocks (what a copy sends) not yet copied, and the arena in progress. Finished arenas
 // are not read; others cost a trailer read, and a directory read where
 // there is something to count.
 func lagOf(parts []*arena.Partition, cur arena.Cursor) lag {
@@ -65,6 +65,7 @@ func lagOf(parts []*arena.Partition, cur arena.Cursor) lag {
 			for _, ci := range dir {
 				if off >= pos.Offset {
 					l.clumps++
+					l.data += int64(ci.Uncsize)
 				}
 				off += arena.ClumpSize + int64(ci.Size)
 			}

@@ -202,7 +202,8 @@ func (t *target) snapshot() targetSnapshot {
 
 // lag is how far a target is behind the source.
 type lag struct {
-	bytes, clumps int64
+	bytes, clumps int64 // bytes of clump log, as stored; clumps
+	data          int64 // bytes of the blocks, uncompressed: what a copy sends
 	arena         string // the arena in progress
 	offset        int64
 	known         bool
@@ -219,10 +220,12 @@ func (s targetSnapshot) render(l lag, now time.Time) string {
 		kv("cursor", fmt.Sprintf("%s %#x", orDash(l.arena), l.offset))
 		kv("lagbytes", l.bytes)
 		kv("lagclumps", l.clumps)
+		kv("lagdata", l.data)
 	} else {
 		kv("cursor", "-")
 		kv("lagbytes", "-")
 		kv("lagclumps", "-")
+		kv("lagdata", "-")
 	}
 	kv("runclumps", s.runClumps)
 	kv("runbytes", s.runBytes)
