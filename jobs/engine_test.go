@@ -341,3 +341,17 @@ func TestLagMeasures(t *testing.T) {
 		t.Errorf("lagbytes counts block bytes:\n%s", ts)
 	}
 }
+
+// Two targets at one address get separate cursors: /log says so.
+func TestSameAddressWarns(t *testing.T) {
+	e := newEngine(t, t.TempDir())
+	ctx := context.Background()
+	a, _ := ventitest.NewServer(t)
+	if err := e.Exec(ctx, "target one "+a+"\ntarget two "+a); err != nil {
+		t.Fatal(err)
+	}
+	b, _, _ := e.LogRead(ctx, 0, 1<<20)
+	if !strings.Contains(string(b), "warning: targets one and two have one address, "+a) {
+		t.Errorf("log:\n%s", b)
+	}
+}

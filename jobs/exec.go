@@ -132,6 +132,11 @@ func (e *Engine) newTargets(cfg config) map[string]*target {
 	e.mu.Unlock()
 	fresh := map[string]*target{}
 	for _, tc := range want {
+		for _, n := range cfg.targetNames() {
+			if o := cfg.targets[n]; n != tc.Name && o.Addr == tc.Addr {
+				e.event("warning: targets %s and %s have one address, %s: each keeps its own cursor, so the arenas are sent to it once for each", n, tc.Name, tc.Addr)
+			}
+		}
 		t := newTarget(e.opts.StateDir, tc.Name, tc.Addr, false)
 		e.loadCursor(t)
 		fresh[tc.Name] = t
