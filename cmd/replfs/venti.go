@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"replfs/venti"
 )
@@ -50,7 +51,7 @@ func newFlags(usage string) *flag.FlagSet {
 // parseFlags parses args and reports a usage error as a status; ok is
 // false when the command should return status.
 func parseFlags(e *env, fs *flag.FlagSet, args []string, usage string) (ok bool, status int) {
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(argv(fs, args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(e.stderr, "usage: %s\n", usage)
 			return false, 0
@@ -59,6 +60,44 @@ func parseFlags(e *env, fs *flag.FlagSet, args []string, usage string) (ok bool,
 		return false, 1
 	}
 	return true, 0
+}
+
+// argv rewrites args as Plan 9's ARGBEGIN reads them into the form the
+// flag package parses: flags bundled in one argument (-AD, -nw), and a
+// flag's value joined to it (-w64) or in the next argument (-w 64).
+// Flags end at the first argument that is not one, or after "--".
+func argv(fs *flag.FlagSet, args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || len(a) < 2 || a[0] != '-' || a[1] == '-' {
+			return append(out, args[i:]...)
+		}
+		if strings.Contains(a, "=") || fs.Lookup(a[1:]) != nil && len(a) > 2 {
+			out = append(out, a) // -name or -x=v: the flag package's own forms
+			continue
+		}
+		for j := 1; j < len(a); j++ {
+			f := fs.Lookup(a[j : j+1])
+			if f == nil {
+				out = append(out, "-"+a[j:]) // the flag package says what is wrong
+				break
+			}
+			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+				out = append(out, "-"+a[j:j+1])
+				continue
+			}
+			out = append(out, "-"+a[j:j+1])
+			if j+1 < len(a) {
+				out = append(out, a[j+1:])
+			} else if i+1 < len(args) {
+				i++
+				out = append(out, args[i])
+			}
+			break
+		}
+	}
+	return out
 }
 
 func usageErr(e *env, usage string) int {

@@ -218,3 +218,37 @@ func TestFlfmtNamesY(t *testing.T) {
 		t.Errorf("status %d, stderr %q, want %q", st, errs, want)
 	}
 }
+
+// Flags parse as Plan 9's ARGBEGIN does: bundled, with values joined or
+// apart, for every subcommand.
+func TestPlan9Flags(t *testing.T) {
+	fs := newFlags("x")
+	fs.Bool("A", false, "")
+	fs.Bool("D", false, "")
+	fs.Bool("n", false, "")
+	fs.Int("w", 0, "")
+	fs.String("p", "", "")
+	for _, c := range []struct{ in, want string }{
+		{"-AD x", "-A -D x"},
+		{"-nw 5 t", "-n -w 5 t"},
+		{"-nw5 t", "-n -w 5 t"},
+		{"-w5 -pfile t", "-w 5 -p file t"},
+		{"-w=5 t", "-w=5 t"},
+		{"-n -- -A", "-n -- -A"},
+		{"t -A", "t -A"},
+		{"-Ax", "-A -x"},
+	} {
+		if got := strings.Join(argv(fs, strings.Fields(c.in)), " "); got != c.want {
+			t.Errorf("argv(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	// In use: a bundled dry run with a joined window.
+	st, out, errs := runCmd(t, "", nil, "ventiprog", "-nw64", "-p", filepath.Join(ventitest.Fixtures(t, "venti"), "arenas.part"), "-d", t.TempDir(), "tcp!127.0.0.1!1")
+	if st != 0 || !strings.Contains(out, "would send arenas 2 clumps 941") {
+		t.Errorf("ventiprog -nw64: %d %s %s", st, out, errs)
+	}
+	addr, _ := ventitest.NewServer(t)
+	if st, _, errs := runCmd(t, "x", nil, "venti", "write", "-zh", addr); st != 0 {
+		t.Errorf("venti write -zh addr: %s", errs)
+	}
+}
