@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"replfs/ctl"
 )
 
 // env is what a command may read of its environment; tests supply their
@@ -29,7 +31,7 @@ func main() {
 	os.Exit(run(ctx, e, os.Args[1:]))
 }
 
-const usageText = `usage: replfs [-A] [-D] [-F fossil]... [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-c conns] [-d statedir] [-i idle] [-n name] [-s name]
+const commandsText = `usage: replfs [-A] [-D] [-F fossil]... [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-c conns] [-d statedir] [-i idle] [-n name] [-s name]
        replfs id [-d statedir] [-n name]
        replfs 9p [-a addr] [-d statedir] [-P peers] read|write|ls|stat path
        replfs venti read [-h addr] [-t type] score
@@ -43,6 +45,18 @@ const usageText = `usage: replfs [-A] [-D] [-F fossil]... [-P peers] [-S size] [
        replfs fossil last partition...
        replfs fossil flfmt [-y] [-b blocksize] [-h venti] [-l label] -v score partition
 `
+
+// usageText is the whole usage message: the commands, then the
+// control messages, one line each, from ctl's table.
+var usageText = commandsText + "control messages, written to ctl:\n" + verbLines()
+
+func verbLines() string {
+	var b strings.Builder
+	for _, v := range ctl.Verbs {
+		b.WriteString("       " + v.Usage + "\n")
+	}
+	return b.String()
+}
 
 // run runs the command line args and returns the exit status.
 func run(ctx context.Context, e *env, args []string) int {

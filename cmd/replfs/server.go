@@ -39,11 +39,14 @@ func serve(ctx context.Context, e *env, args []string) int {
 	debug := fl.Bool("D", false, "trace 9P")
 	conns := fl.Int("c", defaultConns, "most connections served at once on each listener")
 	idle := fl.Duration("i", 0, "close embedded venti connections idle this long (0: never)")
-	if ok, st := parseFlags(e, fl, args, serverUsage); !ok {
-		return st
-	}
-	if fl.NArg() != 0 {
-		return usageErr(e, serverUsage)
+	// A bad flag gets the whole usage, control messages too, as a Plan 9
+	// command prints its usage.
+	if err := fl.Parse(argv(fl, args)); err != nil || fl.NArg() != 0 {
+		if err != nil {
+			fmt.Fprintf(e.stderr, "replfs: %v\n", err)
+		}
+		fmt.Fprint(e.stderr, usageText)
+		return 1
 	}
 	if err := checkLimits(*conns, *idle); err != nil {
 		return fail(e, "serve", err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"replfs/ctl"
 	"replfs/fossil"
 	"replfs/venti"
 	"replfs/venti/arena"
@@ -250,5 +251,19 @@ func TestPlan9Flags(t *testing.T) {
 	addr, _ := ventitest.NewServer(t)
 	if st, _, errs := runCmd(t, "x", nil, "venti", "write", "-zh", addr); st != 0 {
 		t.Errorf("venti write -zh addr: %s", errs)
+	}
+}
+
+// A bad flag prints the whole usage, control messages too, one line
+// each.
+func TestUsageListsVerbs(t *testing.T) {
+	st, _, errs := runCmd(t, "", nil, "-x")
+	if st != 1 || !strings.Contains(errs, "control messages, written to ctl:\n") {
+		t.Fatalf("status %d:\n%s", st, errs)
+	}
+	for _, v := range ctl.Verbs {
+		if !strings.Contains(errs, "       "+v.Usage+"\n") {
+			t.Errorf("usage lacks %q", v.Usage)
+		}
 	}
 }
