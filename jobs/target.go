@@ -202,8 +202,8 @@ func (t *target) snapshot() targetSnapshot {
 
 // lag is how far a target is behind the source.
 type lag struct {
-	bytes, clumps int64 // bytes of clump log, as stored; clumps
-	data          int64 // bytes of the blocks, uncompressed: what a copy sends
+	bytes, clumps int64  // bytes of clump log, as stored; clumps
+	data          int64  // bytes of the blocks, uncompressed: what a copy sends
 	arena         string // the arena in progress
 	offset        int64
 	known         bool
