@@ -33,10 +33,12 @@ type fidState struct {
 	path string // immutable
 	uid  string // immutable
 
-	mu     sync.Mutex // protects following
-	opened bool
-	data   []byte // contents read at open: one view for all its reads
-	pos    int64  // /log: where this fid's reads have got to
+	mu      sync.Mutex // protects following
+	opened  bool
+	data    []byte // contents read at open: one view for all its reads
+	pos     int64  // /log: where this fid's reads have got to
+	waited  bool   // /jobs/N/wait: data is the job's final status
+	started bool   // /ctl: data is the jobs its writes started
 }
 
 var (
@@ -135,7 +137,7 @@ func (c *conn) open(ctx context.Context, fid *srv9p.Fid, mode uint8) error {
 		return errPerm
 	}
 	var data []byte
-	if !isDir(st.path) && st.path != "/log" && mode&3 != plan9.OWRITE {
+	if !isDir(st.path) && st.path != "/log" && !isWait(st.path) && mode&3 != plan9.OWRITE {
 		// One view of the contents for all of this fid's reads.
 		data, err = c.contents(st.path)
 		if err != nil {
@@ -179,7 +181,7 @@ func (c *conn) contents(p string) ([]byte, error) {
 			s, ok = e.JobStatus(id)
 		case "report":
 			s, ok = e.JobReport(id)
-		case "ctl":
+		case "ctl", "wait":
 			_, ok = e.JobStatus(id)
 		}
 		if !ok {
@@ -215,6 +217,9 @@ func (c *conn) read(ctx context.Context, fid *srv9p.Fid, data []byte, offset int
 	if st.path == "/log" {
 		return c.readLog(ctx, st, data)
 	}
+	if isWait(st.path) {
+		return c.readWait(ctx, fid, st, data, offset)
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return fid.ReadBytes(data, offset, st.data)
@@ -248,6 +253,49 @@ func (c *conn) readLog(ctx context.Context, st *fidState, data []byte) (int, err
 	return copy(data, b), nil
 }
 
+// isWait reports whether p is a job's wait file.
+func isWait(p string) bool {
+	return strings.HasPrefix(p, "/jobs/") && path.Base(p) == "wait"
+}
+
+// readWait blocks, on the fid's first read, until the job has ended,
+// and then reads its final status. A flush or the client's hang-up ends
+// the wait ("interrupted"); past maxBlockedReads on the connection it
+// fails at once.
+func (c *conn) readWait(ctx context.Context, fid *srv9p.Fid, st *fidState, data []byte, offset int64) (int, error) {
+	st.mu.Lock()
+	waited := st.waited
+	st.mu.Unlock()
+	if !waited {
+		if c.logReads.Add(1) > maxBlockedReads {
+			c.logReads.Add(-1)
+			return 0, errTooManyLogs
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(c.ctx, cancel)
+		id, _ := strconv.Atoi(path.Base(path.Dir(st.path)))
+		_, err := c.s.Engine.WaitJob(ctx, id)
+		stop()
+		cancel()
+		c.logReads.Add(-1)
+		if err != nil {
+			return 0, errors.New("interrupted")
+		}
+		s, ok := c.s.Engine.JobStatus(id)
+		if !ok {
+			return 0, errNotFound
+		}
+		st.mu.Lock()
+		if !st.waited {
+			st.data, st.waited = []byte(s), true
+		}
+		st.mu.Unlock()
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return fid.ReadBytes(data, offset, st.data)
+}
+
 func (c *conn) write(ctx context.Context, fid *srv9p.Fid, data []byte, offset int64) (int, error) {
 	st, err := state(fid)
 	if err != nil {
@@ -269,7 +317,10 @@ func (c *conn) write(ctx context.Context, fid *srv9p.Fid, data []byte, offset in
 				b.WriteString("job " + strconv.Itoa(id) + "\n")
 			}
 			st.mu.Lock()
-			st.data = []byte(b.String())
+			if !st.started {
+				st.data, st.started = nil, true // no longer the configuration
+			}
+			st.data = append(st.data, b.String()...)
 			st.mu.Unlock()
 		}
 	case st.path == "/wrcmd":

@@ -16,9 +16,24 @@ type fakeEngine struct {
 	log     string
 	wake    chan struct{}
 	renders map[string]int // status files rendered, by name
+	ended   chan struct{}  // closed when job 1 ends
 }
 
-func newFake() *fakeEngine { return &fakeEngine{wake: make(chan struct{}), renders: map[string]int{}} }
+func newFake() *fakeEngine {
+	return &fakeEngine{wake: make(chan struct{}), renders: map[string]int{}, ended: make(chan struct{})}
+}
+
+// WaitJob waits for endJob.
+func (f *fakeEngine) WaitJob(ctx context.Context, id int) (string, error) {
+	select {
+	case <-f.ended:
+		return "done", nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func (f *fakeEngine) endJob() { close(f.ended) }
 
 // ExecJobs takes "target NAME" (configuration) and "job" (which starts
 // job 7).

@@ -38,6 +38,8 @@ type Engine interface {
 	JobStatus(id int) (string, bool)
 	JobReport(id int) (string, bool)
 	JobCtl(id int, text string) error
+	// WaitJob blocks until job id has ended, or ctx is done.
+	WaitJob(ctx context.Context, id int) (string, error)
 	LogRead(ctx context.Context, pos int64, max int) ([]byte, int64, error)
 }
 

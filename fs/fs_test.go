@@ -335,3 +335,39 @@ func TestStatusRenderedOnce(t *testing.T) {
 		}
 	}
 }
+
+// A read of /jobs/N/wait blocks until the job ends and then returns its
+// status; a flushed one returns at once with "interrupted".
+func TestWaitFile(t *testing.T) {
+	f, addr := start(t)
+	r := rawDial(t, addr)
+	for i, fid := range []uint32{100, 101} {
+		r.send(&plan9.Fcall{Type: plan9.Twalk, Tag: uint16(2 + i), Fid: 0, Newfid: fid, Wname: []string{"jobs", "1", "wait"}})
+		if x := r.recv(); x.Type != plan9.Rwalk {
+			t.Fatalf("walk: %v", x)
+		}
+		r.send(&plan9.Fcall{Type: plan9.Topen, Tag: 2, Fid: fid, Mode: plan9.OREAD})
+		if x := r.recv(); x.Type != plan9.Ropen {
+			t.Fatalf("open: %v", x)
+		}
+	}
+	r.send(&plan9.Fcall{Type: plan9.Tread, Tag: 10, Fid: 100, Count: 8192})
+	r.send(&plan9.Fcall{Type: plan9.Tread, Tag: 11, Fid: 101, Count: 8192})
+	r.send(&plan9.Fcall{Type: plan9.Tflush, Tag: 12, Oldtag: 11})
+	if x := r.recv(); x.Type != plan9.Rerror || x.Tag != 11 || x.Ename != "interrupted" {
+		t.Fatalf("flushed wait answered %v", x)
+	}
+	if x := r.recv(); x.Type != plan9.Rflush {
+		t.Fatalf("flush answered %v", x)
+	}
+	f.endJob()
+	x := r.recv()
+	if x.Type != plan9.Rread || x.Tag != 10 || !strings.HasPrefix(string(x.Data), "state ") {
+		t.Fatalf("wait answered %v", x)
+	}
+	// Read on: the rest, then end of file.
+	r.send(&plan9.Fcall{Type: plan9.Tread, Tag: 13, Fid: 100, Offset: uint64(len(x.Data)), Count: 8192})
+	if x := r.recv(); x.Type != plan9.Rread || len(x.Data) != 0 {
+		t.Fatalf("read past the status: %v", x)
+	}
+}

@@ -13,7 +13,7 @@ import (
 // says so at the moment it is looked up.
 var rootFiles = []string{"ctl", "status", "rootscor", "wrcmd", "log", "targets", "jobs"}
 
-var jobFiles = []string{"status", "ctl", "report"}
+var jobFiles = []string{"status", "ctl", "report", "wait"}
 
 func isDir(p string) bool {
 	switch elems(p) {

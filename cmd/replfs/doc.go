@@ -5,7 +5,7 @@
 //
 //	replfs [-A] [-D] [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-d statedir] [-n name] [-s name]
 //	replfs id [-d statedir] [-n name]
-//	replfs 9p [-a addr] [-d statedir] [-P peers] read|write|ls|stat path
+//	replfs 9p [-a addr | -s service] [-d statedir] [-P peers] read|write|ls|stat [service/]path | wait job
 //	replfs venti read [-h addr] [-t type] score
 //	replfs venti write [-h addr] [-t type] [-z] < data
 //	replfs venti sync [-h addr]
