@@ -355,3 +355,36 @@ func TestSameAddressWarns(t *testing.T) {
 		t.Errorf("log:\n%s", b)
 	}
 }
+
+// A target's status shows the offset sent beside the one committed,
+// and its rate and ETA follow the recent rate, not the run's average,
+// so the ETA converges.
+func TestSentAndRecentRate(t *testing.T) {
+	tg := newTarget(t.TempDir(), "b", "tcp!b!1", false)
+	t0 := time.Unix(1_000_000, 0)
+	tg.begin(t0, arena.Cursor{"arenas01": {Offset: 0x100}})
+	var bytes int64
+	now := t0
+	for i := 1; i <= 120; i++ {
+		now = t0.Add(time.Duration(i) * time.Second)
+		if i <= 60 {
+			bytes += 1e6 // a slow start: 1 MB/s
+		} else {
+			bytes += 10e6 // then 10 MB/s
+		}
+		tg.progress(now, arena.Progress{Arena: "arenas01", Offset: 0x100 + bytes, Bytes: bytes})
+	}
+	s := tg.snapshot()
+	if s.rate < 9.5e6 || s.rate > 10.5e6 {
+		t.Errorf("rate %.0f, want the recent 10 MB/s (the run's average is %.0f)", s.rate, float64(bytes)/120)
+	}
+	l := lag{known: true, arena: "arenas01", offset: 0x100, data: bytes + 100e6}
+	st := s.render(l, now)
+	if !strings.Contains(st, fmt.Sprintf("sent arenas01 %#x\n", 0x100+bytes)) || !strings.Contains(st, "cursor arenas01 0x100\n") {
+		t.Errorf("status:\n%s", st)
+	}
+	// 100 MB left past what was sent, at 10 MB/s: 10 s.
+	if want := "eta " + now.Add(10*time.Second).UTC().Format(time.RFC3339) + "\n"; !strings.Contains(st, want) {
+		t.Errorf("status lacks %q:\n%s", want, st)
+	}
+}

@@ -34,7 +34,9 @@ type target struct {
 	totalClumps int64
 	totalBytes  int64
 	corrupt     int64
-	rate        float64 // bytes a second over the current or last run
+	rate        float64 // bytes a second over the last rateWindow of sending
+	samples     []rateSample
+	committed   int64 // runBytes when the cursor was last committed
 	retries     int
 	lastErr     string
 	lastErrTime time.Time
@@ -118,6 +120,19 @@ func (t *target) begin(now time.Time, cur arena.Cursor) {
 	t.runStart = now
 	t.runClumps, t.runBytes = 0, 0
 	t.cursor = cur
+	t.samples = []rateSample{{now, 0}}
+	t.committed = 0
+	t.arena, t.offset = "", 0
+}
+
+// rateWindow is how far back the rate a target shows looks: the recent
+// rate, so an ETA converges instead of sliding with a run's slow start.
+const rateWindow = 30 * time.Second
+
+// A rateSample is a run's bytes sent by a time.
+type rateSample struct {
+	t     time.Time
+	bytes int64
 }
 
 // progress records a run's position.
@@ -128,14 +143,26 @@ func (t *target) progress(now time.Time, p arena.Progress) {
 	t.totalBytes += p.Bytes - t.runBytes
 	t.runClumps, t.runBytes, t.corrupt = p.Clumps, p.Bytes, p.Corrupt
 	t.arena, t.offset = p.Arena, p.Offset
-	if d := now.Sub(t.runStart).Seconds(); d > 0 {
-		t.rate = float64(t.runBytes) / d
+	// The rate over the window: from the oldest sample in it (or the
+	// last one before it) to now. Samples are kept a second apart.
+	if n := len(t.samples); n == 0 || now.Sub(t.samples[n-1].t) >= time.Second {
+		t.samples = append(t.samples, rateSample{now, t.runBytes})
+	}
+	for len(t.samples) > 2 && now.Sub(t.samples[1].t) > rateWindow {
+		t.samples = t.samples[1:]
+	}
+	if len(t.samples) > 0 {
+		s0 := t.samples[0]
+		if d := now.Sub(s0.t).Seconds(); d > 0 {
+			t.rate = float64(t.runBytes-s0.bytes) / d
+		}
 	}
 }
 
 func (t *target) commit(cur arena.Cursor) {
 	t.mu.Lock()
 	t.cursor = cur
+	t.committed = t.runBytes
 	t.mu.Unlock()
 }
 
@@ -180,6 +207,9 @@ type targetSnapshot struct {
 	lastErr                      string
 	lastErrTime, lastOK, started time.Time
 	rootscor                     string // the log it holds, as logLine says
+	sentArena                    string // where sending has reached, past the cursor
+	sentOffset                   int64
+	uncommitted                  int64 // block bytes sent since the cursor was committed
 	link                         venti.PoolStats
 	linkKnown                    bool
 }
@@ -197,6 +227,7 @@ func (t *target) snapshot() targetSnapshot {
 		runClumps: t.runClumps, runBytes: t.runBytes, totalClumps: t.totalClumps, totalBytes: t.totalBytes,
 		corrupt: t.corrupt, rate: t.rate, retries: t.retries,
 		lastErr: t.lastErr, lastErrTime: t.lastErrTime, lastOK: t.lastOK, started: t.runStart,
+		sentArena: t.arena, sentOffset: t.offset, uncommitted: t.runBytes - t.committed,
 	}
 }
 
@@ -218,11 +249,17 @@ func (s targetSnapshot) render(l lag, now time.Time) string {
 	kv("state", s.state)
 	if l.known {
 		kv("cursor", fmt.Sprintf("%s %#x", orDash(l.arena), l.offset))
+		if s.state == "running" && s.sentArena != "" {
+			kv("sent", fmt.Sprintf("%s %#x", s.sentArena, s.sentOffset))
+		} else {
+			kv("sent", fmt.Sprintf("%s %#x", orDash(l.arena), l.offset))
+		}
 		kv("lagbytes", l.bytes)
 		kv("lagclumps", l.clumps)
 		kv("lagdata", l.data)
 	} else {
 		kv("cursor", "-")
+		kv("sent", "-")
 		kv("lagbytes", "-")
 		kv("lagclumps", "-")
 		kv("lagdata", "-")
@@ -235,7 +272,10 @@ func (s targetSnapshot) render(l lag, now time.Time) string {
 	kv("rate", int64(s.rate))
 	eta := "-"
 	if s.state == "running" && s.rate > 0 && l.known {
-		eta = now.Add(time.Duration(float64(l.bytes) / s.rate * float64(time.Second))).UTC().Format(time.RFC3339)
+		// What is left to send, in the rate's measure (block bytes):
+		// the lag past the cursor less what was sent beyond it.
+		left := max(0, l.data-s.uncommitted)
+		eta = now.Add(time.Duration(float64(left) / s.rate * float64(time.Second))).UTC().Format(time.RFC3339)
 	}
 	kv("eta", eta)
 	kv("retries", s.retries)
