@@ -128,7 +128,7 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	ctx, stop := context.WithCancelCause(context.Background())
-	e := &Engine{opts: opts, ctx: ctx, stop: stop, log: newEventLog(), scores: scores,
+	e := &Engine{opts: opts, ctx: ctx, stop: stop, log: openEventLog(filepath.Join(opts.StateDir, "log")), scores: scores,
 		cfg: newConfig(), targets: map[string]*target{}, adhoc: map[string]*target{}, nextID: 1,
 		procs: map[string]*fosProc{}, fosSem: make(chan struct{}, 1)}
 	b, err := os.ReadFile(e.configFile())
@@ -197,6 +197,7 @@ func (e *Engine) Close() error {
 	}
 	e.parts = nil
 	e.pmu.Unlock()
+	e.log.close()
 	return e.scores.Close()
 }
 
@@ -214,6 +215,9 @@ func (e *Engine) CtlText() string {
 
 // loadCursor reads a target's saved cursor into its status.
 func (e *Engine) loadCursor(t *target) {
+	if !t.adhoc {
+		t.load()
+	}
 	cur, err := arena.LoadCursor(t.cursorFile())
 	if err != nil {
 		e.logf("target %s: %v", t.name, err)

@@ -388,3 +388,59 @@ func TestSentAndRecentRate(t *testing.T) {
 		t.Errorf("status lacks %q:\n%s", want, st)
 	}
 }
+
+// /log, a target's last state and error, and the retries jobs made on
+// it outlive a restart; the log's files stay bounded.
+func TestDurableLogAndTargetState(t *testing.T) {
+	state := t.TempDir()
+	e := newEngine(t, state)
+	ctx := context.Background()
+	if err := e.Exec(ctx, "set retryseconds 1\nset maxretries 1\ntarget down tcp!127.0.0.1!1"); err != nil {
+		t.Fatal(err)
+	}
+	run(t, e, "trickle local down", Failed)
+	ts, _ := e.TargetStatus("down")
+	if !strings.Contains(ts, "state failed\n") || !strings.Contains(ts, "retries 1\n") {
+		t.Fatalf("status:\n%s", ts)
+	}
+	logText, _, _ := e.LogRead(ctx, 0, 1<<20)
+	e.Close()
+
+	e2 := newEngine(t, state)
+	ts2, _ := e2.TargetStatus("down")
+	for _, k := range []string{"state", "lasterror", "retries"} {
+		if a, b := statusLine2(ts, k), statusLine2(ts2, k); a != b {
+			t.Errorf("after a restart %s is %q, was %q", k, b, a)
+		}
+	}
+	b, _, _ := e2.LogRead(ctx, 0, 1<<20)
+	if !strings.HasPrefix(string(b), string(logText)) {
+		t.Errorf("after a restart /log is\n%s\nwas\n%s", b, logText)
+	}
+	// Bounded: a flood of events leaves at most two files of maxLogFile.
+	for i := range 30000 {
+		e2.event("event %d %s", i, strings.Repeat("x", 80))
+	}
+	var total int64
+	for _, f := range []string{"log", "log.old"} {
+		if st, err := os.Stat(filepath.Join(state, f)); err == nil {
+			total += st.Size()
+		}
+	}
+	if total > 2*maxLogFile {
+		t.Errorf("log files hold %d bytes", total)
+	}
+	b, _, _ = e2.LogRead(ctx, 0, 1<<20)
+	if len(b) > maxLog || !strings.Contains(string(b), "event 29999 ") {
+		t.Errorf("/log holds %d bytes, newest %q", len(b), b[max(0, len(b)-100):])
+	}
+}
+
+func statusLine2(text, key string) string {
+	for _, l := range strings.Split(text, "\n") {
+		if k, v, _ := strings.Cut(l, " "); k == key {
+			return v
+		}
+	}
+	return ""
+}

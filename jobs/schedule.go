@@ -22,6 +22,7 @@ type schedule struct {
 	maxRetries int
 	retry      time.Duration // the first retry's wait; doubled each time
 	pause      time.Duration // after each unit moved
+	retried    func()        // told of each retry; nil: nobody
 }
 
 // maxBackoff caps the wait between retries.
@@ -65,6 +66,9 @@ func (s schedule) run(ctx context.Context, j *job, t transfer) error {
 			continue // waits for the next opening
 		case err != nil && retriable(err) && attempt < s.maxRetries:
 			attempt++
+			if s.retried != nil {
+				s.retried()
+			}
 			d := min(s.retry<<(attempt-1), maxBackoff)
 			next := time.Now().Add(d)
 			j.setWaiting(Retrying, fmt.Sprintf("in %v, attempt %d/%d", d, attempt, s.maxRetries), next)

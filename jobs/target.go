@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ type target struct {
 	limit *limiter        // its byte rate, shared by every job sending to it
 	known *venti.KnownSet // trickle: blocks copied to it, not asked about again
 
+	smu         sync.Mutex // serializes saves of the state file
 	mu          sync.Mutex // protects following
 	state       string     // idle, queued, running, failed
 	cursor      arena.Cursor
@@ -169,15 +171,16 @@ func (t *target) commit(cur arena.Cursor) {
 // end records how a run ended.
 func (t *target) end(now time.Time, err error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if err != nil {
 		t.state = "failed"
 		t.lastErr = oneLine(err.Error())
 		t.lastErrTime = now
-		return
+	} else {
+		t.state = "idle"
+		t.lastOK = now
 	}
-	t.state = "idle"
-	t.lastOK = now
+	t.mu.Unlock()
+	t.save()
 }
 
 // setError records an error of a run that otherwise succeeded.
@@ -186,6 +189,72 @@ func (t *target) setError(now time.Time, msg string) {
 	t.lastErr = oneLine(msg)
 	t.lastErrTime = now
 	t.mu.Unlock()
+	t.save()
+}
+
+// retried counts a retry of a job sending to t.
+func (t *target) retried() {
+	t.mu.Lock()
+	t.retries++
+	t.mu.Unlock()
+	t.save()
+}
+
+func (t *target) stateFile() string { return filepath.Join(t.dir, "state") }
+
+// save keeps what a target's status says of its past (its last state,
+// error, success and retries) in its directory, so a restart shows
+// them; a named target's only. Failing to save is not the run's
+// failure: the status still says it until replfs stops.
+func (t *target) save() {
+	if t.adhoc {
+		return
+	}
+	t.mu.Lock()
+	st := t.state
+	if st != "failed" {
+		st = "idle"
+	}
+	text := fmt.Sprintf("# replfs target state: how its last run ended\nstate %s\nlasterror %s %s\nlastsuccess %s\nretries %d\n",
+		st, stamp(t.lastErrTime), t.lastErr, stamp(t.lastOK), t.retries)
+	t.mu.Unlock()
+	t.smu.Lock()
+	defer t.smu.Unlock()
+	if err := makeDir(t.dir); err == nil {
+		writeAtomic(t.stateFile(), []byte(text))
+	}
+}
+
+// load reads what save kept; a missing or damaged file leaves t as new.
+func (t *target) load() {
+	b, err := os.ReadFile(t.stateFile())
+	if err != nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, " ")
+		switch k {
+		case "state":
+			if v == "failed" {
+				t.state = v
+			}
+		case "lasterror":
+			ts, msg, _ := strings.Cut(v, " ")
+			if tm, err := time.Parse(time.RFC3339, ts); err == nil {
+				t.lastErrTime, t.lastErr = tm, oneLine(msg)
+			}
+		case "lastsuccess":
+			if tm, err := time.Parse(time.RFC3339, v); err == nil {
+				t.lastOK = tm
+			}
+		case "retries":
+			if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+				t.retries = n
+			}
+		}
+	}
 }
 
 // stopped records a run stopped at a committed point on request.

@@ -38,6 +38,7 @@ func (e *Engine) trickle(ctx context.Context, j *job, p ctl.Pair) error {
 	}
 	t := ts[0]
 	s := e.scheduleFor(p)
+	s.retried = t.retried
 	var tr transfer
 	if p.Src == ctl.FossilSource && !p.Debug && !p.Verify {
 		// The nightly round: archive the fossil, then copy what it
