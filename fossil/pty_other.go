@@ -1,4 +1,4 @@
-//go:build !linux && !plan9
+//go:build !linux && !plan9 && !darwin && !freebsd && !netbsd && !openbsd && !dragonfly
 
 package fossil
 
