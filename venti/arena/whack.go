@@ -1,0 +1,240 @@
+package arena
+
+import "sync"
+
+// The whack compressor, encoding 2 of a clump: LZ77 over a 16 KiB
+// window with a hash of the next three bytes and chains of earlier
+// positions, written in the bit code unwhack reads (see unwhack.go and
+// reference venti.md 3.12). It makes the choices plan9port's whackblock
+// makes (src/cmd/venti/srv/whack.c, level 6): the same hash, the same
+// 48 chain steps, the same literal code and the same early give-up, so
+// a block compresses to the bytes plan9port's venti would store.
+
+const (
+	whackMaxOff   = 16 << 10 // the window
+	whackHashLog  = 14
+	whackHashSize = 1 << whackHashLog
+	whackMinMatch = 3
+	whackMaxLen   = 2051 // the longest match the length code holds
+	whackMaxCheck = 48   // chain steps: level 6 (1<<6 less a quarter)
+
+	wMaxFastLen = 9     // lengths 3..11 have codes of their own
+	wBigLenCode = 0x1f4 // the 9-bit prefix of longer lengths
+	wBigLenBits = 9
+	wBigLenBase = 4
+
+	whackMinOffBits = 6
+	whackMaxOffBits = whackMinOffBits + 8
+)
+
+// whackLens is the code of each short length less whackMinMatch.
+var whackLens = [wMaxFastLen]struct {
+	bits uint8
+	code uint16
+}{
+	{2, 0x2}, {3, 0x6}, {5, 0x1c}, {5, 0x1d}, {6, 0x3c},
+	{7, 0x7a}, {7, 0x7b}, {8, 0xf8}, {8, 0xf9},
+}
+
+// whackState is the dictionary: for each hash, the newest position; for
+// each position (mod the window), the one before it with its hash.
+// Positions are 16-bit clock values, as in plan9port, starting at
+// twice the window so that an empty slot is out of reach.
+type whackState struct {
+	hash [whackHashSize]uint16
+	next [whackMaxOff]uint16
+}
+
+var whackPool = sync.Pool{New: func() any { return new(whackState) }}
+
+func whackHash(c uint32) uint32 {
+	return ((c & 0xffffff) * 0x6b43a9b5 >> (32 - whackHashLog)) & (whackHashSize - 1)
+}
+
+// whack compresses src into dst, which must hold len(src) bytes, and
+// returns the compressed size; -1 when it would not be smaller than
+// src, or src is too short to try. Random data is given up on half way
+// (as plan9port does, when four fifths of what was read went out as
+// literals).
+func whack(dst, src []byte) int {
+	n := len(src)
+	if n < whackMinMatch || len(dst) < n {
+		return -1
+	}
+	w := whackPool.Get().(*whackState)
+	defer whackPool.Put(w)
+	clear(w.hash[:])
+	clear(w.next[:])
+	var (
+		now     = uint16(2 * whackMaxOff)
+		cont    = uint32(src[0])<<16 | uint32(src[1])<<8 | uint32(src[2])
+		half    = n >> 1
+		bits    uint64 // pending output, the low nbits
+		nbits   uint
+		out     int
+		lits    int
+		lithist = ^uint32(0)
+	)
+	emit := func(nb uint, v uint32) {
+		bits = bits<<nb | uint64(v)
+		nbits += nb
+	}
+	// flush writes the whole bytes pending; false when dst is full,
+	// which means no gain.
+	flush := func() bool {
+		for ; nbits >= 8; nbits -= 8 {
+			if out >= n {
+				return false
+			}
+			dst[out] = byte(bits >> (nbits - 8))
+			out++
+		}
+		return true
+	}
+	insert := func(s int) {
+		if s+whackMinMatch <= n {
+			h := whackHash(cont)
+			w.next[now&(whackMaxOff-1)] = w.hash[h]
+			w.hash[h] = now
+			if s+whackMinMatch < n {
+				cont = cont<<8 | uint32(src[s+whackMinMatch])
+			}
+		}
+		now++
+	}
+	for s := 0; s < n; {
+		h := whackHash(cont)
+		off, l := w.match(src, s, h, now)
+		if !flush() {
+			return -1
+		}
+		if l < whackMinMatch {
+			c := src[s]
+			lithist = lithist<<1 | b2u32(c < 32 || c > 127)
+			switch {
+			case lithist&0x1e != 0:
+				emit(9, uint32(c))
+			case lithist&1 != 0:
+				t := uint32(c+64) & 0xff
+				if t < 96 {
+					emit(10, t)
+				} else {
+					emit(11, t)
+				}
+			default:
+				emit(8, uint32(c))
+			}
+			lits++
+			if s > half {
+				if 4*s < 5*lits {
+					return -1
+				}
+				half = n
+			}
+			if s+whackMinMatch <= n {
+				w.next[now&(whackMaxOff-1)] = w.hash[h]
+				w.hash[h] = now
+				if s+whackMinMatch < n {
+					cont = cont<<8 | uint32(src[s+whackMinMatch])
+				}
+			}
+			now++
+			s++
+			continue
+		}
+
+		// The length.
+		l = min(l, whackMaxLen)
+		ln := l - whackMinMatch
+		if ln < wMaxFastLen {
+			emit(uint(whackLens[ln].bits), uint32(whackLens[ln].code))
+		} else {
+			code, nb, use := uint32(wBigLenCode), uint(wBigLenBits), wBigLenBase
+			ln -= wMaxFastLen
+			for ln >= use {
+				ln -= use
+				code = (code + uint32(use)) << 1
+				use <<= (nb & 1) ^ 1
+				nb++
+			}
+			emit(nb, code+uint32(ln))
+			if !flush() {
+				return -1
+			}
+		}
+
+		// The offset: a class of 3 bits (4 for the two largest) and then
+		// the offset's low bits, one fewer than its size but for the
+		// smallest class.
+		toff := uint32(off - 1)
+		nb := uint(whackMinOffBits)
+		for toff >= 1<<nb {
+			nb++
+		}
+		if nb < whackMaxOffBits-1 {
+			emit(3, uint32(nb-whackMinOffBits))
+			if nb != whackMinOffBits {
+				nb--
+			}
+		} else {
+			emit(4, 0xe|uint32(nb-(whackMaxOffBits-1)))
+			nb--
+		}
+		emit(nb, toff&(1<<nb-1))
+
+		for end := s + l; s < end; s++ {
+			insert(s)
+		}
+	}
+	if nbits&7 != 0 {
+		pad := 8 - nbits&7
+		bits <<= pad
+		nbits += pad
+	}
+	if !flush() {
+		return -1
+	}
+	return out
+}
+
+// match finds the longest earlier occurrence, within the window, of the
+// bytes at s, walking at most whackMaxCheck steps of the chain of
+// positions with hash h, and returns its offset and length (length 0
+// for none).
+func (w *whackState) match(src []byte, s int, h uint32, now uint16) (off, length int) {
+	esrc := len(src)
+	if esrc < s+whackMinMatch {
+		return 0, 0
+	}
+	esrc = min(esrc, s+whackMaxLen)
+	var last uint16
+	best, bestOff := 0, 0
+	then := w.hash[h]
+	for check := whackMaxCheck; check > 0; check-- {
+		o := now - then
+		if o <= last || o > whackMaxOff {
+			break
+		}
+		t := s - int(o)
+		if t < 0 {
+			break
+		}
+		if src[s] == src[t] && src[s+1] == src[t+1] && src[s+2] == src[t+2] {
+			if best == 0 || esrc-s > best && src[s+best] == src[t+best] {
+				k := s + 3
+				for k < esrc && src[k] == src[k-int(o)] {
+					k++
+				}
+				if k-s > best {
+					best, bestOff = k-s, int(o)
+					if best > whackMaxCheck {
+						break
+					}
+				}
+			}
+		}
+		last = o
+		then = w.next[then&(whackMaxOff-1)]
+	}
+	return bestOff, best
+}
