@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,50 +40,119 @@ func BenchmarkScanFixture(b *testing.B) {
 }
 
 // BenchmarkStoreWrite writes new 8 KiB blocks to our venti server on a
-// Store, over loopback TCP, 64 requests in flight, and syncs at the end:
-// the store as a replication target.
+// Store, over loopback TCP, 1 or 64 requests in flight, and syncs at the
+// end: the store as a replication target. Blocks are random (whack
+// gives up on them) or text (whack shrinks them), stored compressed as
+// venti does or, as before whack was written, not (nocompress).
 func BenchmarkStoreWrite(b *testing.B) {
-	for _, inflight := range []int{1, 64} {
-		b.Run(fmt.Sprintf("inflight=%d", inflight), func(b *testing.B) {
-			// Room for b.N blocks, in 512 MiB arenas.
-			size := int64(b.N)*(8192+ClumpSize+ClumpInfoSize)*11/10 + 64<<20
-			path := newPartition(b, size, min(512<<20, size/2&^8191))
-			s, err := Open(context.Background(), []string{path}, StoreOptions{})
-			if err != nil {
-				b.Fatal(err)
+	for _, data := range []string{"random", "text"} {
+		for _, nocomp := range []bool{true, false} {
+			for _, inflight := range []int{1, 64} {
+				name := fmt.Sprintf("%s/compress=%v/inflight=%d", data, !nocomp, inflight)
+				b.Run(name, func(b *testing.B) { benchStoreWrite(b, data, nocomp, inflight) })
 			}
-			defer s.Close()
-			addr := ventitest.Serve(b, &venti.Server{Store: s})
-			c, err := venti.Dial(context.Background(), addr)
-			if err != nil {
-				b.Fatal(err)
+		}
+	}
+}
+
+func benchStoreWrite(b *testing.B, data string, nocomp bool, inflight int) {
+	// Room for b.N blocks, in 512 MiB arenas.
+	size := int64(b.N)*(8192+ClumpSize+ClumpInfoSize)*11/10 + 64<<20
+	path := newPartition(b, size, min(512<<20, size/2&^8191))
+	s, err := Open(context.Background(), []string{path}, StoreOptions{NoCompress: nocomp})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	addr := ventitest.Serve(b, &venti.Server{Store: s})
+	c, err := venti.Dial(context.Background(), addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	var next atomic.Int64
+	b.SetBytes(8192)
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range inflight {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				var buf []byte
+				if data == "text" {
+					buf = textBlock(int(i), 8192)
+				} else {
+					buf = block(int(i), 8192)
+				}
+				if _, err := c.Write(ctx, venti.DataType, buf); err != nil {
+					b.Error(err)
+					return
+				}
 			}
-			defer c.Close()
-			ctx := context.Background()
-			var next atomic.Int64
+		})
+	}
+	wg.Wait()
+	if err := c.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// textWords make textBlock's prose.
+var textWords = strings.Fields(`the venti server stores blocks by their score and fossil archives
+snapshots into it every night so that a backup host can copy the arenas and re-root a fossil
+on the root score which names the archive of a file system in plan nine from bell labs while
+replication keeps the sealed arenas once and trickles the newest clumps across a long link`)
+
+// textBlock returns size bytes of text, different for each i: words
+// drawn at random, as English shrinks with whack (to about 60%).
+func textBlock(i, size int) []byte {
+	r := rand.New(rand.NewPCG(uint64(i), 99))
+	b := make([]byte, 0, size+16)
+	b = fmt.Appendf(b, "block %d\n", i)
+	for len(b) < size {
+		b = append(b, textWords[r.IntN(len(textWords))]...)
+		if r.IntN(12) == 0 {
+			b = append(b, ".\n"...)
+		} else {
+			b = append(b, ' ')
+		}
+	}
+	return b[:size]
+}
+
+// BenchmarkWhack compresses 8 KiB blocks on one core: real text (this
+// package's source and the manual), textBlock's, and random data, which
+// whack declines at once.
+func BenchmarkWhack(b *testing.B) {
+	for _, data := range []string{"source", "text", "random"} {
+		b.Run(data, func(b *testing.B) {
+			blocks := make([][]byte, 64)
+			for i := range blocks {
+				switch data {
+				case "text":
+					blocks[i] = textBlock(i, 8192)
+				case "random":
+					blocks[i] = block(i, 8192)
+				}
+			}
+			if data == "source" {
+				blocks = sourceBlocks(b)
+			}
+			dst := make([]byte, 8192)
+			var out int64
 			b.SetBytes(8192)
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			for range inflight {
-				wg.Go(func() {
-					buf := block(0, 8192)
-					for {
-						i := next.Add(1)
-						if i > int64(b.N) {
-							return
-						}
-						binary.BigEndian.PutUint64(buf, uint64(i))
-						if _, err := c.Write(ctx, venti.DataType, buf); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
+			for i := 0; b.Loop(); i++ {
+				n := whack(dst, blocks[i%len(blocks)])
+				if n < 0 {
+					n = 8192
+				}
+				out += int64(n)
 			}
-			wg.Wait()
-			if err := c.Sync(ctx); err != nil {
-				b.Fatal(err)
-			}
+			b.ReportMetric(float64(out)/float64(b.N)/8192, "ratio")
 		})
 	}
 }
@@ -194,4 +267,24 @@ func BenchmarkRoots(b *testing.B) {
 			run(b, p, tt.nroots)
 		})
 	}
+}
+
+// sourceBlocks returns 8 KiB blocks of real text: this package's Go
+// files and the manual page.
+func sourceBlocks(b *testing.B) [][]byte {
+	var corpus []byte
+	files, _ := filepath.Glob("*.go")
+	files = append(files, "../../docs/replfs.4")
+	for _, f := range files {
+		d, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		corpus = append(corpus, d...)
+	}
+	var blocks [][]byte
+	for i := 0; i+8192 <= len(corpus); i += 8192 {
+		blocks = append(blocks, corpus[i:i+8192])
+	}
+	return blocks
 }

@@ -20,6 +20,9 @@ type StoreOptions struct {
 	// FlushSize is how much new log a writer buffers before writing it
 	// to the file (without fsync); default 1 MiB.
 	FlushSize int
+	// NoCompress stores every block as it is (encoding 1); by default
+	// a block whack makes smaller is stored compressed, as venti does.
+	NoCompress bool
 }
 
 // A Store is a durable venti.Store on arena partitions: blocks are
@@ -203,16 +206,40 @@ func (s *Store) Write(ctx context.Context, t venti.Type, data []byte) (venti.Sco
 	}
 	score := venti.Sum(data)
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return venti.Score{}, errClosed
+	}
+	found, err := s.hasLocked(score, dt)
+	s.mu.Unlock()
+	if err != nil || found {
+		return score, err
+	}
+	// Compressed, as venti stores it, when whack makes it smaller; the
+	// compressing is done outside the lock, so writes in flight share
+	// the cores.
+	stored, enc := data, uint8(EncodingNone)
+	if !s.opts.NoCompress {
+		bp := whackBufs.Get().(*[]byte)
+		defer whackBufs.Put(bp)
+		if n := whack((*bp)[:len(data)], data); n > 0 && n < len(data) {
+			stored, enc = (*bp)[:n], EncodingCompress
+		}
+	}
+	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return venti.Score{}, errClosed
 	}
-	found, err := s.hasLocked(score, dt)
-	if err != nil || found {
+	// Another write of the same block may have got in meanwhile.
+	if found, err := s.hasLocked(score, dt); err != nil || found {
 		return score, err
 	}
-	return score, s.appendLocked(score, dt, data)
+	return score, s.appendLocked(score, dt, stored, enc, len(data))
 }
+
+// whackBufs hold compressed blocks until they are appended.
+var whackBufs = sync.Pool{New: func() any { b := make([]byte, venti.MaxLumpSize); return &b }}
 
 // hasLocked reports whether the block is stored, confirming an index
 // match against the clump header.
@@ -245,9 +272,10 @@ func (a *sarena) fits(n int) bool {
 	return int64(a.Mem.Used)+int64(n)+4+4+a.dirSize(a.Mem.Clumps+1) <= a.DataSize()
 }
 
-// appendLocked appends a clump for data to the current arena, sealing
-// full arenas and moving on as venti does.
-func (s *Store) appendLocked(score venti.Score, dt uint8, data []byte) error {
+// appendLocked appends a clump of data, encoded as enc from a block of
+// uncsize bytes, to the current arena, sealing full arenas and moving
+// on as venti does.
+func (s *Store) appendLocked(score venti.Score, dt uint8, data []byte, enc uint8, uncsize int) error {
 	n := ClumpSize + len(data)
 	for {
 		if s.cur >= len(s.arenas) {
@@ -264,8 +292,8 @@ func (s *Store) appendLocked(score venti.Score, dt uint8, data []byte) error {
 	}
 	a := s.arenas[s.cur]
 	now := uint32(s.opts.Now().Unix())
-	h := clumpHeader{dtype: dt, size: uint16(len(data)), uncsize: uint16(len(data)), score: score,
-		encoding: EncodingNone, time: now}
+	h := clumpHeader{dtype: dt, size: uint16(len(data)), uncsize: uint16(uncsize), score: score,
+		encoding: enc, time: now}
 	off := a.Mem.Used
 	start := len(a.buf)
 	a.buf = append(a.buf, make([]byte, ClumpSize)...)
@@ -275,7 +303,10 @@ func (s *Store) appendLocked(score venti.Score, dt uint8, data []byte) error {
 	s.idx.insert(score, dt, a.addr+off, h.size)
 	a.Mem.Used += uint64(n)
 	a.Mem.Clumps++
-	a.Mem.Uncsize += uint64(len(data))
+	if enc == EncodingCompress {
+		a.Mem.CClumps++
+	}
+	a.Mem.Uncsize += uint64(uncsize)
 	a.Wtime = now
 	if a.Ctime == 0 {
 		a.Ctime = now
@@ -301,7 +332,8 @@ func (s *Store) Read(ctx context.Context, score venti.Score, t venti.Type, max i
 	}
 	var (
 		cands []cand
-		data  []byte
+		data  []byte // a buffered clump's data, as stored
+		hdr   clumpHeader
 	)
 	s.mu.Lock()
 	if s.closed {
@@ -319,11 +351,14 @@ func (s *Store) Read(ctx context.Context, score venti.Score, t venti.Type, max i
 		if err != nil || h.score != score || h.dtype != dt {
 			return false
 		}
-		data = append([]byte(nil), b[ClumpSize:ClumpSize+int(h.size)]...)
+		data, hdr = append([]byte(nil), b[ClumpSize:ClumpSize+int(h.size)]...), h
 		return true
 	})
 	s.mu.Unlock()
 	if data != nil {
+		if hdr.encoding == EncodingCompress {
+			return decodeClump(hdr, data)
+		}
 		return data, nil
 	}
 	var bad error // a damaged copy; another may be good

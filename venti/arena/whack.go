@@ -1,6 +1,10 @@
 package arena
 
-import "sync"
+import (
+	"encoding/binary"
+	"math/bits"
+	"sync"
+)
 
 // The whack compressor, encoding 2 of a clump: LZ77 over a 16 KiB
 // window with a hash of the next three bytes and chains of earlier
@@ -58,7 +62,7 @@ func whackHash(c uint32) uint32 {
 // literals).
 func whack(dst, src []byte) int {
 	n := len(src)
-	if n < whackMinMatch || len(dst) < n {
+	if n < whackMinMatch || len(dst) < n || looksRandom(src) {
 		return -1
 	}
 	w := whackPool.Get().(*whackState)
@@ -197,16 +201,39 @@ func whack(dst, src []byte) int {
 	return out
 }
 
+// looksRandom reports whether a block's first KiB holds nearly every
+// byte value, as random or already compressed data does (251 of 256 on
+// average) and text or structured data does not. whack would give up on
+// such a block half way through; this costs a microsecond instead, so
+// storing incompressible blocks stays as fast as not compressing.
+func looksRandom(src []byte) bool {
+	if len(src) < 2048 {
+		return false
+	}
+	var seen [4]uint64
+	for _, c := range src[:1024] {
+		seen[c>>6] |= 1 << (c & 63)
+	}
+	n := 0
+	for _, w := range seen {
+		n += bits.OnesCount64(w)
+	}
+	return n >= 240
+}
+
 // match finds the longest earlier occurrence, within the window, of the
 // bytes at s, walking at most whackMaxCheck steps of the chain of
 // positions with hash h, and returns its offset and length (length 0
-// for none).
+// for none). Bytes are compared eight at a time; the candidates and the
+// choice among them are plan9port's.
 func (w *whackState) match(src []byte, s int, h uint32, now uint16) (off, length int) {
 	esrc := len(src)
 	if esrc < s+whackMinMatch {
 		return 0, 0
 	}
 	esrc = min(esrc, s+whackMaxLen)
+	head := uint32(src[s]) | uint32(src[s+1])<<8 | uint32(src[s+2])<<16
+	// t < s, so the four bytes at t are in src.
 	var last uint16
 	best, bestOff := 0, 0
 	then := w.hash[h]
@@ -219,17 +246,12 @@ func (w *whackState) match(src []byte, s int, h uint32, now uint16) (off, length
 		if t < 0 {
 			break
 		}
-		if src[s] == src[t] && src[s+1] == src[t+1] && src[s+2] == src[t+2] {
-			if best == 0 || esrc-s > best && src[s+best] == src[t+best] {
-				k := s + 3
-				for k < esrc && src[k] == src[k-int(o)] {
-					k++
-				}
-				if k-s > best {
-					best, bestOff = k-s, int(o)
-					if best > whackMaxCheck {
-						break
-					}
+		if binary.LittleEndian.Uint32(src[t:])&0xffffff == head &&
+			(best == 0 || esrc-s > best && src[s+best] == src[t+best]) {
+			if k := 3 + matchLen(src[s+3:esrc], src[t+3:]); k > best {
+				best, bestOff = k, int(o)
+				if best > whackMaxCheck {
+					break
 				}
 			}
 		}
@@ -237,4 +259,23 @@ func (w *whackState) match(src []byte, s int, h uint32, now uint16) (off, length
 		then = w.next[then&(whackMaxOff-1)]
 	}
 	return bestOff, best
+}
+
+// matchLen returns how many bytes a and b have in common from the
+// start; b is at least as long as a.
+func matchLen(a, b []byte) int {
+	n := 0
+	for len(a) >= 8 {
+		x := binary.LittleEndian.Uint64(a) ^ binary.LittleEndian.Uint64(b)
+		if x != 0 {
+			return n + bits.TrailingZeros64(x)>>3
+		}
+		a, b, n = a[8:], b[8:], n+8
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return n + i
+		}
+	}
+	return n + len(a)
 }
