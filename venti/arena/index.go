@@ -104,3 +104,12 @@ func (x *index) markBad(s venti.Score, dtype uint8, addr uint64) {
 		}
 	}
 }
+
+// each calls fn with every entry.
+func (x *index) each(fn func(e ientry)) {
+	for _, e := range x.slots {
+		if e.key != 0 {
+			fn(e)
+		}
+	}
+}

@@ -73,5 +73,5 @@ func (s *Store) recoverArena(a *sarena) error {
 		return err
 	}
 	a.synced = a.gen
-	return s.commit([]pendingTrailer{{a, s.trailerLocked(a), a.gen}}, map[*file]bool{a.f: true})
+	return s.commit([]pendingTrailer{{a, s.trailerLocked(a), a.gen, a.Mem.Clumps, a.Mem.Used}}, map[*file]bool{a.f: true})
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"os"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -23,6 +26,13 @@ type StoreOptions struct {
 	// NoCompress stores every block as it is (encoding 1); by default
 	// a block whack makes smaller is stored compressed, as venti does.
 	NoCompress bool
+	// IndexFile, if set, keeps the index in that file (see saved.go):
+	// Open then reads only the clumps written since it was saved. ""
+	// rebuilds the index in memory from every directory at each Open.
+	IndexFile string
+	// SaveEvery is how many clumps may be indexed in memory only before
+	// a Sync saves the index file again; default 1<<20. Close saves it.
+	SaveEvery int
 }
 
 // A Store is a durable venti.Store on arena partitions: blocks are
@@ -38,10 +48,12 @@ type Store struct {
 	arenas []*sarena // in order across partitions; addr increasing
 
 	syncMu sync.Mutex // serializes Sync
+	saveMu sync.Mutex // serializes saves of the index file
 
-	mu     sync.Mutex // protects following, and each sarena's mutable state
-	cur    int        // the arena being appended to
-	idx    *index
+	mu     sync.Mutex  // protects following, and each sarena's mutable state
+	cur    int         // the arena being appended to
+	idx    *index      // clumps not in saved
+	saved  *savedIndex // the index file, or nil
 	closed bool
 	sumq   []*sarena // sealed arenas waiting for their score
 
@@ -68,6 +80,10 @@ type sarena struct {
 
 	tmu     sync.Mutex // orders trailer writes
 	written uint64     // gen of the trailer on disk; under tmu
+
+	dmu       sync.Mutex // protects following: what a trailer on disk counts
+	durClumps uint32
+	durUsed   uint64
 }
 
 // indexBase is where index addresses start, as in plan9port's amap.
@@ -128,11 +144,14 @@ func Open(ctx context.Context, names []string, opts StoreOptions) (*Store, error
 		}
 		total += int(a.Mem.Clumps)
 	}
-	s.idx = newIndex(total + total/8)
 	for _, a := range s.arenas {
-		if err := s.indexArena(a); err != nil {
-			return fail(err)
-		}
+		a.durClumps, a.durUsed = a.Mem.Clumps, a.Mem.Used
+	}
+	if opts.SaveEvery <= 0 {
+		s.opts.SaveEvery = 1 << 20
+	}
+	if err := s.loadIndex(ctx, total); err != nil {
+		return fail(err)
 	}
 	s.cur = len(s.arenas)
 	for i, a := range s.arenas {
@@ -153,11 +172,64 @@ func Open(ctx context.Context, names []string, opts StoreOptions) (*Store, error
 	return s, nil
 }
 
-// indexArena adds every clump in a's directory to the index.
-func (s *Store) indexArena(a *sarena) error {
+// loadIndex opens the saved index, if there is one to trust, and
+// indexes in memory what it lacks; otherwise every directory, and then
+// saves the index so the next Open need not.
+func (s *Store) loadIndex(ctx context.Context, total int) error {
+	path := s.opts.IndexFile
+	if path != "" {
+		x, err := openSaved(path, s.arenas)
+		switch {
+		case err == nil:
+			s.saved = x
+			var fresh int
+			for i, a := range s.arenas {
+				if i < len(x.arenas) {
+					fresh += int(a.Mem.Clumps - x.arenas[i].clumps)
+				} else {
+					fresh += int(a.Mem.Clumps)
+				}
+			}
+			s.idx = newIndex(fresh + fresh/8)
+			for i, a := range s.arenas {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				var from savedArena
+				if i < len(x.arenas) {
+					from = x.arenas[i]
+				}
+				if err := s.indexArena(a, from.clumps, from.used); err != nil {
+					return err
+				}
+			}
+			return nil
+		case !errors.Is(err, os.ErrNotExist):
+			s.logf("%v: rebuilding it from the arenas", err)
+		}
+	}
+	s.idx = newIndex(total + total/8)
+	for _, a := range s.arenas {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.indexArena(a, 0, 0); err != nil {
+			return err
+		}
+	}
+	if path != "" {
+		if err := s.saveIndex(); err != nil {
+			s.logf("index %s: %v", path, err)
+		}
+	}
+	return nil
+}
+
+// indexArena adds the clumps of a's directory from the first'th, whose
+// header is at log offset off, to the in-memory index.
+func (s *Store) indexArena(a *sarena, first uint32, off uint64) error {
 	const chunk = 64 * 1024
-	var off uint64
-	for first := uint32(0); first < a.Mem.Clumps; first += chunk {
+	for ; first < a.Mem.Clumps; first += chunk {
 		n := min(chunk, a.Mem.Clumps-first)
 		dir, err := a.ReadDir(first, n)
 		if err != nil {
@@ -173,6 +245,102 @@ func (s *Store) indexArena(a *sarena) error {
 	if off != a.Mem.Used {
 		return fmt.Errorf("arena %s: %w: directory sums to %d bytes, trailer says used %d", a.Name, venti.ErrCorrupt, off, a.Mem.Used)
 	}
+	return nil
+}
+
+// lookupLocked calls fn with each indexed place of (score, dt), those
+// in memory first, until fn returns true; s.mu is held.
+func (s *Store) lookupLocked(score venti.Score, dt uint8, fn func(addr uint64, size uint16) bool) {
+	done := false
+	s.idx.lookup(score, dt, func(addr uint64, size uint16) bool {
+		done = fn(addr, size)
+		return done
+	})
+	if done || s.saved == nil {
+		return
+	}
+	if err := s.saved.lookup(ikey(score, dt), fn); err != nil {
+		s.logf("%v", err)
+	}
+}
+
+// saveIndex writes the index file: the saved entries and those in
+// memory of clumps a trailer on disk counts (the others are saved the
+// next time), then takes the new file in place of the old and drops
+// from memory what it holds. Writes go on meanwhile.
+func (s *Store) saveIndex() error {
+	if s.opts.IndexFile == "" {
+		return nil
+	}
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	s.mu.Lock()
+	if s.closed && s.saved == nil && s.idx == nil {
+		s.mu.Unlock()
+		return errClosed
+	}
+	cover := make([]savedArena, len(s.arenas))
+	for i, a := range s.arenas {
+		a.dmu.Lock()
+		cover[i] = savedArena{name: a.Name, magic: a.ClumpMagic, ctime: a.Ctime, addr: a.addr, clumps: a.durClumps, used: a.durUsed}
+		a.dmu.Unlock()
+		if cover[i].clumps == 0 {
+			cover[i].ctime = a.Ctime
+		}
+	}
+	covered := func(addr uint64) bool {
+		a, off := s.locate(addr)
+		i := slices.Index(s.arenas, a)
+		return uint64(off) < cover[i].used
+	}
+	var add []ientry
+	s.idx.each(func(e ientry) {
+		if e.key&entryBad == 0 && covered(e.loc>>16) {
+			add = append(add, e)
+		}
+	})
+	old := s.saved
+	var bad map[uint64]bool
+	if old != nil {
+		bad = maps.Clone(old.bad)
+	}
+	s.mu.Unlock()
+
+	// Arenas past the last with clumps are not recorded: they may yet
+	// be given a creation time.
+	for len(cover) > 0 && cover[len(cover)-1].clumps == 0 {
+		cover = cover[:len(cover)-1]
+	}
+	if err := writeSaved(s.opts.IndexFile, old, add, cover); err != nil {
+		return err
+	}
+	x, err := openSaved(s.opts.IndexFile, s.arenas)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Marks set while the file was written stay in force.
+	if old != nil {
+		for k := range old.bad {
+			if !bad[k] {
+				x.bad[k] = true
+			}
+		}
+	}
+	s.saved = x
+	rest := newIndex(0)
+	s.idx.each(func(e ientry) {
+		if !covered(e.loc >> 16) {
+			rest.put(e)
+			rest.n++
+			if (rest.n+1)*4 > len(rest.slots)*3 {
+				rest.grow()
+			}
+		}
+	})
+	s.idx = rest
+	old.close()
 	return nil
 }
 
@@ -246,7 +414,7 @@ var whackBufs = sync.Pool{New: func() any { b := make([]byte, venti.MaxLumpSize)
 func (s *Store) hasLocked(score venti.Score, dt uint8) (bool, error) {
 	var found bool
 	var err error
-	s.idx.lookup(score, dt, func(addr uint64, size uint16) bool {
+	s.lookupLocked(score, dt, func(addr uint64, size uint16) bool {
 		a, off := s.locate(addr)
 		var hb []byte
 		if off >= a.flushed {
@@ -340,7 +508,7 @@ func (s *Store) Read(ctx context.Context, score venti.Score, t venti.Type, max i
 		s.mu.Unlock()
 		return nil, errClosed
 	}
-	s.idx.lookup(score, dt, func(addr uint64, size uint16) bool {
+	s.lookupLocked(score, dt, func(addr uint64, size uint16) bool {
 		a, off := s.locate(addr)
 		if off < a.flushed {
 			cands = append(cands, cand{a, off, size})
@@ -380,6 +548,9 @@ func (s *Store) Read(ctx context.Context, score venti.Score, t venti.Type, max i
 			// again stores a good copy.
 			s.mu.Lock()
 			s.idx.markBad(score, dt, c.a.addr+uint64(c.off))
+			if s.saved != nil {
+				s.saved.bad[c.a.addr+uint64(c.off)] = true
+			}
 			s.mu.Unlock()
 			bad = c.a.errorf("clump %#x: %w", c.off, err)
 			continue

@@ -76,9 +76,11 @@ func (a *sarena) putTrailer(b []byte, gen uint64) error {
 }
 
 type pendingTrailer struct {
-	a   *sarena
-	b   []byte
-	gen uint64
+	a      *sarena
+	b      []byte
+	gen    uint64
+	clumps uint32 // what the trailer counts
+	used   uint64
 }
 
 // Sync implements venti.Store: every block whose Write has returned is
@@ -103,12 +105,23 @@ func (s *Store) Sync(ctx context.Context) error {
 			s.mu.Unlock()
 			return err
 		}
-		todo = append(todo, pendingTrailer{a, s.trailerLocked(a), a.gen})
+		todo = append(todo, pendingTrailer{a, s.trailerLocked(a), a.gen, a.Mem.Clumps, a.Mem.Used})
 		a.synced = a.gen
 		files[a.f] = true
 	}
+	save := s.opts.IndexFile != "" && s.idx.n >= s.opts.SaveEvery
 	s.mu.Unlock()
-	return s.commit(todo, files)
+	if err := s.commit(todo, files); err != nil {
+		return err
+	}
+	if save {
+		// Not the sync's failure: the blocks are durable, and the index
+		// is rebuilt from them if the file is lost.
+		if err := s.saveIndex(); err != nil {
+			s.logf("index %s: %v", s.opts.IndexFile, err)
+		}
+	}
+	return nil
 }
 
 // commit fsyncs the files, writes the trailers and fsyncs again.
@@ -128,6 +141,13 @@ func (s *Store) commit(todo []pendingTrailer, files map[*file]bool) error {
 			return err
 		}
 	}
+	for _, t := range todo {
+		t.a.dmu.Lock()
+		if t.used > t.a.durUsed {
+			t.a.durClumps, t.a.durUsed = t.clumps, t.used
+		}
+		t.a.dmu.Unlock()
+	}
 	return nil
 }
 
@@ -144,7 +164,7 @@ func (s *Store) sealLocked(a *sarena) error {
 	a.gen++
 	a.synced = a.gen
 	s.logf("seal memstats %s", a.Name)
-	if err := s.commit([]pendingTrailer{{a, s.trailerLocked(a), a.gen}}, map[*file]bool{a.f: true}); err != nil {
+	if err := s.commit([]pendingTrailer{{a, s.trailerLocked(a), a.gen, a.Mem.Clumps, a.Mem.Used}}, map[*file]bool{a.f: true}); err != nil {
 		return err
 	}
 	s.sumq = append(s.sumq, a)
@@ -189,7 +209,7 @@ func (s *Store) summer() {
 		a.Score = score
 		a.gen++
 		a.synced = a.gen
-		t := pendingTrailer{a, s.trailerLocked(a), a.gen}
+		t := pendingTrailer{a, s.trailerLocked(a), a.gen, a.Mem.Clumps, a.Mem.Used}
 		s.mu.Unlock()
 		if err := s.commit([]pendingTrailer{t}, map[*file]bool{a.f: true}); err != nil {
 			s.logf("sumarena %s: %v", a.Name, err)
@@ -227,6 +247,11 @@ func (s *Store) sum(a *sarena) (venti.Score, error) {
 // again when the store is next opened.
 func (s *Store) Close() error {
 	err := s.Sync(context.Background())
+	if err == nil {
+		if serr := s.saveIndex(); serr != nil {
+			s.logf("index %s: %v", s.opts.IndexFile, serr)
+		}
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -241,5 +266,6 @@ func (s *Store) Close() error {
 			err = cerr
 		}
 	}
+	s.saved.close()
 	return err
 }
