@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/binary"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,9 +38,11 @@ type written struct {
 }
 
 // TestVentiServeKill9 writes to `replfs venti serve` and kills it with
-// SIGKILL at random moments, 24 times. After each restart every block
-// whose Sync had returned must read back intact, and at the end every
-// clump in the partition must verify.
+// SIGKILL at random moments, 24 times, its index saved every 100 clumps
+// so that kills land in saves too. After each kill the index must agree
+// with the arenas (venti check compares them clump by clump), and after
+// each restart every block whose Sync had returned must read back
+// intact; at the end every clump in the partition must verify.
 func TestVentiServeKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 rounds skipped in -short mode")
@@ -53,9 +57,10 @@ func TestVentiServeKill9(t *testing.T) {
 	var nextID uint64
 	ctx := context.Background()
 	const rounds = 24
+	cutSaves := 0 // rounds killed while the index was being saved
 	for round := range rounds {
 		addr := "tcp!127.0.0.1!" + strconv.Itoa(freePort(t))
-		p := start(t, "serving", "venti", "serve", "-a", addr, part)
+		p := start(t, "serving", "venti", "serve", "-n", "100", "-a", addr, part)
 		c := dialVenti(t, addr)
 		checkSynced(t, c, synced, round)
 		// Writers, syncing now and then, until the server dies.
@@ -94,8 +99,21 @@ func TestVentiServeKill9(t *testing.T) {
 		p.kill()
 		wg.Wait()
 		c.Close()
+		out, err := exec.Command(replfsBin, "venti", "check", part).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "index agrees with the arenas") {
+			t.Fatalf("round %d: venti check: %v\n%s", round, err, out)
+		}
+		if strings.Contains(string(out), "unfinished save") {
+			cutSaves++
+		}
+		if round%6 == 0 {
+			t.Logf("round %d: %s", round, strings.TrimSpace(string(out)))
+		}
 	}
-	t.Logf("%d rounds, %d blocks synced", rounds, len(synced))
+	if _, err := os.Stat(part + ".index"); err != nil {
+		t.Errorf("no index file: %v", err)
+	}
+	t.Logf("%d rounds, %d blocks synced, %d kills in an index save", rounds, len(synced), cutSaves)
 
 	// The partition is sound: every clump verifies, and the synced blocks
 	// are all there.

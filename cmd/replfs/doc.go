@@ -10,7 +10,8 @@
 //	replfs venti write [-h addr] [-t type] [-z] < data
 //	replfs venti sync [-h addr]
 //	replfs venti fmt [-y] [-a arenasize] [-b blocksize] [-n nameprefix] [-s size] partition
-//	replfs venti serve [-A] [-a addr] [-c conns] [-d statedir] [-h httpaddr] [-i idle] partition... | s3://bucket/prefix
+//	replfs venti serve [-A] [-a addr] [-c conns] [-d statedir] [-h httpaddr] [-i idle] [-n saveevery] [-x indexfile] partition... | s3://bucket/prefix
+//	replfs venti check [-x indexfile] partition...
 //	replfs venti restore [-d statedir] [-l rootscor] s3://bucket/prefix partition
 //	replfs ventiprog [-n] [-w window] [-c conns] [-H srchttp] -p partition -d statedir target...
 package main

@@ -335,7 +335,7 @@ func openEmbedded(ctx context.Context, part, size string, logf func(string, ...a
 		}
 		logf("formatted %s: %s in arenas of %d MiB", part, strings.ToUpper(size), (m[0].Stop-m[0].Start)>>20)
 	}
-	return arena.Open(ctx, []string{part}, arena.StoreOptions{Logf: logf})
+	return arena.Open(ctx, []string{part}, arena.StoreOptions{Logf: logf, IndexFile: part + ".index"})
 }
 
 // dialString writes a listener's address as Plan 9 does: tcp!host!port,

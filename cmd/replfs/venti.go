@@ -34,6 +34,8 @@ func runVenti(ctx context.Context, e *env, args []string) int {
 		return ventiRoots(ctx, e, args[1:])
 	case "restore":
 		return ventiRestore(ctx, e, args[1:])
+	case "check":
+		return ventiCheck(ctx, e, args[1:])
 	}
 	fmt.Fprintf(e.stderr, "replfs venti: unknown command %q\n", args[0])
 	fmt.Fprint(e.stderr, usageText)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"replfs/fossil"
 	"replfs/venti"
@@ -65,7 +66,7 @@ func ventiFmt(ctx context.Context, e *env, args []string) int {
 }
 
 func ventiServe(ctx context.Context, e *env, args []string) int {
-	const usage = "replfs venti serve [-A] [-a addr] [-c conns] [-d statedir] [-h httpaddr] [-i idle] partition... | s3://bucket/prefix"
+	const usage = "replfs venti serve [-A] [-a addr] [-c conns] [-d statedir] [-h httpaddr] [-i idle] [-n saveevery] [-x indexfile] partition... | s3://bucket/prefix"
 	fs := newFlags(usage)
 	public := fs.Bool("A", false, "allow non-loopback addresses")
 	addr := fs.String("a", defaultVenti, "venti listen address")
@@ -73,6 +74,8 @@ func ventiServe(ctx context.Context, e *env, args []string) int {
 	haddr := fs.String("h", "", "http listen address")
 	idle := fs.Duration("i", 0, "close connections idle this long (0: never)")
 	statedir := fs.String("d", "", "state directory holding s3credentials")
+	indexFile := fs.String("x", "", "the index file (default: the first partition's name with .index; none: in memory only)")
+	saveEvery := fs.Int("n", 1<<20, "save the index once this many clumps are indexed in memory only")
 	if ok, st := parseFlags(e, fs, args, usage); !ok {
 		return st
 	}
@@ -106,7 +109,10 @@ func ventiServe(ctx context.Context, e *env, args []string) int {
 		srv.ReadOnly = true
 		return serveStore(ctx, e, srv, s, *addr, *haddr, logf)
 	}
-	store, err := arena.Open(ctx, fs.Args(), arena.StoreOptions{Logf: logf})
+	if *saveEvery < 1 {
+		return usageErr(e, usage)
+	}
+	store, err := arena.Open(ctx, fs.Args(), arena.StoreOptions{Logf: logf, IndexFile: indexPath(*indexFile, fs.Arg(0)), SaveEvery: *saveEvery})
 	if err != nil {
 		return fail(e, "venti serve", err)
 	}
@@ -287,4 +293,51 @@ func checkFormat(part string, yes bool) error {
 		return fmt.Errorf("%s holds %d arena%s, %d clumps: use -y to destroy them", part, arenas, plural(int64(arenas)), clumps)
 	}
 	return nil
+}
+
+// indexPath is the index file of a store: the one given, none, or by
+// default beside the first partition (never inside it: partitions stay
+// plan9port's format).
+func indexPath(given, first string) string {
+	switch given {
+	case "none":
+		return ""
+	case "":
+		return strings.TrimSuffix(first, "/") + ".index"
+	}
+	return given
+}
+
+func ventiCheck(ctx context.Context, e *env, args []string) int {
+	const usage = "replfs venti check [-x indexfile] partition..."
+	fs := newFlags(usage)
+	indexFile := fs.String("x", "", "the index file (default: the first partition's name with .index)")
+	if ok, st := parseFlags(e, fs, args, usage); !ok {
+		return st
+	}
+	if fs.NArg() == 0 {
+		return usageErr(e, usage)
+	}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(e.stderr, "replfs venti check: "+format+"\n", args...)
+	}
+	for _, p := range fs.Args() {
+		if err := fossil.NotHeld(p); err != nil {
+			return fail(e, "venti check", err)
+		}
+	}
+	s, err := arena.Open(ctx, fs.Args(), arena.StoreOptions{Logf: logf, IndexFile: indexPath(*indexFile, fs.Arg(0))})
+	if err != nil {
+		return fail(e, "venti check", err)
+	}
+	n, err := s.CheckIndex()
+	cerr := s.Close()
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fail(e, "venti check", err)
+	}
+	fmt.Fprintf(e.stdout, "index agrees with the arenas: %d clumps\n", n)
+	return 0
 }

@@ -149,6 +149,7 @@ func (x *savedIndex) close() {
 // store's arenas: each arena it covers must be the one at that place
 // (name, clump magic, creation time, index address) with at least the
 // clumps it says, the last of which must be where it says.
+// With arenas nil it checks the file alone (one the store just wrote).
 func openSaved(path string, arenas []*sarena) (*savedIndex, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -175,7 +176,7 @@ func readSaved(f *os.File, arenas []*sarena) (*savedIndex, error) {
 	n := int64(binary.BigEndian.Uint64(fix[16:]))
 	na := int64(binary.BigEndian.Uint32(fix[24:]))
 	nb := int64(binary.BigEndian.Uint64(fix[28:]))
-	if n < 0 || n > size/entrySize || na > int64(len(arenas)) || nb < 0 || nb > size || nb%8 != 0 {
+	if n < 0 || n > size/entrySize || arenas != nil && na > int64(len(arenas)) || na > MaxAMap*64 || nb < 0 || nb > size || nb%8 != 0 {
 		return nil, fmt.Errorf("%w: bad header", errStale)
 	}
 	hlen := savedHeadFix + na*savedArenaSz
@@ -208,8 +209,10 @@ func readSaved(f *os.File, arenas []*sarena) (*savedIndex, error) {
 		}
 		sa := savedArena{name: name, magic: be32(r[ANameSize:]), ctime: be32(r[ANameSize+4:]),
 			addr: be64(r[ANameSize+8:]), clumps: be32(r[ANameSize+16:]), used: be64(r[ANameSize+20:])}
-		if err := checkSavedArena(sa, arenas[i]); err != nil {
-			return nil, fmt.Errorf("%w: %v", errStale, err)
+		if arenas != nil {
+			if err := checkSavedArena(sa, arenas[i]); err != nil {
+				return nil, fmt.Errorf("%w: %v", errStale, err)
+			}
 		}
 		x.arenas = append(x.arenas, sa)
 	}
@@ -391,10 +394,14 @@ func writeSaved(path string, old *savedIndex, add []ientry, cover []savedArena) 
 	return nil
 }
 
-// verifyIndex compares the index with the arenas' directories, clump by
+// CheckIndex compares the index with the arenas' directories, clump by
 // clump: every clump is found at its address, and the index holds no
-// more entries than there are clumps. The check of a kill -9 test.
-func (s *Store) verifyIndex() error {
+// more entries than there are clumps. It returns the clumps checked.
+func (s *Store) CheckIndex() (int64, error) {
+	return s.verifyIndex()
+}
+
+func (s *Store) verifyIndex() (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	total := int64(s.idx.n)
@@ -405,7 +412,7 @@ func (s *Store) verifyIndex() error {
 	for _, a := range s.arenas {
 		dir, err := a.ReadDir(0, a.dirFlushed)
 		if err != nil {
-			return err
+			return clumps, err
 		}
 		dir = append(dir, a.dir...)
 		var off uint64
@@ -421,13 +428,13 @@ func (s *Store) verifyIndex() error {
 				return found
 			})
 			if !found {
-				return fmt.Errorf("arena %s: clump at %#x (%v) not in the index", a.Name, off, ci.Score)
+				return clumps, fmt.Errorf("arena %s: clump at %#x (%v) not in the index", a.Name, off, ci.Score)
 			}
 			off += ClumpSize + uint64(ci.Size)
 		}
 	}
 	if total != clumps {
-		return fmt.Errorf("index holds %d entries for %d clumps", total, clumps)
+		return clumps, fmt.Errorf("index holds %d entries for %d clumps", total, clumps)
 	}
-	return nil
+	return clumps, nil
 }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"slices"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -178,6 +178,14 @@ func Open(ctx context.Context, names []string, opts StoreOptions) (*Store, error
 func (s *Store) loadIndex(ctx context.Context, total int) error {
 	path := s.opts.IndexFile
 	if path != "" {
+		// A save a crash cut short leaves its temporary file.
+		old, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".*"))
+		for _, f := range old {
+			os.Remove(f)
+		}
+		if len(old) > 0 {
+			s.logf("index %s: removed %d unfinished save(s)", path, len(old))
+		}
 		x, err := openSaved(path, s.arenas)
 		switch {
 		case err == nil:
@@ -288,10 +296,13 @@ func (s *Store) saveIndex() error {
 			cover[i].ctime = a.Ctime
 		}
 	}
+	upto := make(map[*sarena]uint64, len(cover))
+	for i, a := range s.arenas {
+		upto[a] = cover[i].used
+	}
 	covered := func(addr uint64) bool {
 		a, off := s.locate(addr)
-		i := slices.Index(s.arenas, a)
-		return uint64(off) < cover[i].used
+		return uint64(off) < upto[a]
 	}
 	var add []ientry
 	s.idx.each(func(e ientry) {
@@ -314,7 +325,7 @@ func (s *Store) saveIndex() error {
 	if err := writeSaved(s.opts.IndexFile, old, add, cover); err != nil {
 		return err
 	}
-	x, err := openSaved(s.opts.IndexFile, s.arenas)
+	x, err := openSaved(s.opts.IndexFile, nil)
 	if err != nil {
 		return err
 	}
