@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	"replfs/bench/longlink":               {"*"},
 	"replfs/bench/tls":                    {"*"},
 	"replfs/bench/s3":                     {"*"},
+	"replfs/bench/ventiopen":              {"*"},
 }
 
 // testOnly are packages tests may import on top of the table.
