@@ -6,8 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -412,5 +414,11 @@ func TestStoreCompresses(t *testing.T) {
 		if err != nil || !bytes.Equal(got, b) {
 			t.Errorf("block %d after reopen: %v", i, err)
 		}
+	}
+	// /index counts them as plan9port's does.
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/index", nil))
+	if page := rec.Body.String(); !strings.Contains(page, "written: clumps=200 compressed clumps=100 data=1,638,400 compressed data=") {
+		t.Errorf("/index:\n%s", page)
 	}
 }
