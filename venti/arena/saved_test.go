@@ -172,3 +172,45 @@ func TestSavedIndexUnderWrites(t *testing.T) {
 	}
 	readBlocks(t, s, 12000)
 }
+
+// Entries of a damaged file that point outside the log are passed
+// over, never followed: no panic, the block reads as absent or from
+// its good entry.
+func TestSavedIndexBadEntries(t *testing.T) {
+	path := newPartition(t, 64<<20, 8<<20)
+	index := filepath.Join(t.TempDir(), "arenas.index")
+	var logs strings.Builder
+	s := openIndexed(t, path, index, &logs, 0)
+	writeBlocks(t, s, 0, 2000)
+	s.Close()
+	b, _ := os.ReadFile(index)
+	x, err := openSaved(index, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := x.base
+	x.close()
+	// Every entry's address made huge or tiny.
+	for i := int64(0); i < 2000; i++ {
+		o := base + i*entrySize + 8
+		if i%2 == 0 {
+			copy(b[o:], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 100})
+		} else {
+			copy(b[o:], []byte{0, 0, 0, 0, 0, 1, 0, 100})
+		}
+	}
+	os.WriteFile(index, b, 0600)
+	s = openIndexed(t, path, index, &logs, 0)
+	defer s.Close()
+	ctx := context.Background()
+	for i := range 2000 {
+		blk := block(i, 200+i%500)
+		if _, err := s.Read(ctx, venti.Sum(blk), venti.DataType, venti.MaxLumpSize); err == nil {
+			t.Fatalf("block %d read through a damaged entry", i)
+		}
+		// Writing it again stores it afresh.
+		if _, err := s.Write(ctx, venti.DataType, blk); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -267,7 +267,19 @@ func (s *Store) lookupLocked(score venti.Score, dt uint8, fn func(addr uint64, s
 	if done || s.saved == nil {
 		return
 	}
-	if err := s.saved.lookup(ikey(score, dt), fn); err != nil {
+	// The file's entries are checked as they are used: one that points
+	// outside the log written (a damaged file) is passed over.
+	err := s.saved.lookup(ikey(score, dt), func(addr uint64, size uint16) bool {
+		if len(s.arenas) == 0 || addr < s.arenas[0].addr {
+			return false
+		}
+		a, off := s.locate(addr)
+		if uint64(off)+ClumpSize+uint64(size) > a.Mem.Used {
+			return false
+		}
+		return fn(addr, size)
+	})
+	if err != nil {
 		s.logf("%v", err)
 	}
 }
