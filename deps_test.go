@@ -24,6 +24,7 @@ var allowed = map[string][]string{
 	"replfs/peer":                         {"replfs/venti"},
 	"replfs/jobs":                         {"replfs/venti", "replfs/venti/arena", "replfs/venti/bucket", "replfs/fossil", "replfs/rootscor", "replfs/ctl", "replfs/peer"},
 	"replfs/fs":                           {"replfs/ctl", "replfs/accept"},
+	"replfs/web":                          {},
 	"replfs/cmd/replfs":                   {"*"},
 	"replfs/test":                         {"*"},
 	"replfs/bench/ventiprog":              {"*"},

@@ -37,6 +37,10 @@ type Source struct {
 // Options configure an Engine.
 type Options struct {
 	StateDir string
+	// SampleEvery is how often each target's lag is sampled for its
+	// history; 0 means SampleEvery, negative never (tests sample by
+	// hand with SampleLag).
+	SampleEvery time.Duration
 	// Embedded is the source when none is configured: replfs's own
 	// venti. Nil means there is none.
 	Embedded *Source
@@ -91,6 +95,10 @@ type Engine struct {
 	fosSem chan struct{} // held by the running fossil job
 
 	cfgMu sync.Mutex // held by a ctl write from its checks until its jobs are saved
+
+	hmu     sync.Mutex // protects hist
+	hist    map[string]*lagHistory
+	sampled chan struct{} // closed when the sampler has returned
 
 	pmu     sync.Mutex         // protects following
 	parts   []*arena.Partition // the source's, opened for partsOf
@@ -157,6 +165,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	e.event("replfs started")
 	e.resumeTrickles()
+	e.sampled = make(chan struct{})
+	go func() { e.sampler(); close(e.sampled) }()
+
 	return e, nil
 }
 
@@ -191,6 +202,8 @@ func (e *Engine) Close() error {
 	e.saveUnsaved()
 	e.stopFossils()
 	e.stop(errShutdown)
+	<-e.sampled
+	e.saveHistories()
 	e.pmu.Lock()
 	for _, p := range e.parts {
 		p.Close()

@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	replfs [-A] [-D] [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-d statedir] [-n name] [-s name]
+//	replfs [-AD] [-F fossil]... [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-c conns] [-d statedir] [-h httpaddr] [-i idle] [-n name] [-s name]
 //	replfs id [-d statedir] [-n name]
 //	replfs 9p [-a addr | -s service] [-d statedir] [-P peers] read|write|ls|stat [service/]path | wait job
 //	replfs venti read [-h addr] [-t type] score

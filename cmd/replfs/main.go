@@ -31,7 +31,7 @@ func main() {
 	os.Exit(run(ctx, e, os.Args[1:]))
 }
 
-const commandsText = `usage: replfs [-A] [-D] [-F fossil]... [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-c conns] [-d statedir] [-i idle] [-n name] [-s name]
+const commandsText = `usage: replfs [-AD] [-F fossil]... [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-c conns] [-d statedir] [-h httpaddr] [-i idle] [-n name] [-s name]
        replfs id [-d statedir] [-n name]
        replfs 9p [-a addr | -s service] [-d statedir] [-P peers] read|write|ls|stat [service/]path | wait job
        replfs venti read [-h addr] [-t type] score
@@ -61,7 +61,7 @@ func verbLines() string {
 
 // run runs the command line args and returns the exit status.
 func run(ctx context.Context, e *env, args []string) int {
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+	if len(args) > 0 && (args[0] == "-?" || args[0] == "-help" || args[0] == "--help") {
 		fmt.Fprint(e.stderr, usageText)
 		return 0
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,9 +20,10 @@ import (
 	"replfs/peer"
 	"replfs/venti"
 	"replfs/venti/arena"
+	"replfs/web"
 )
 
-const serverUsage = "replfs [-A] [-D] [-F fossil]... [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-c conns] [-d statedir] [-i idle] [-n name] [-s name]"
+const serverUsage = "replfs [-AD] [-F fossil]... [-P peers] [-S size] [-V ventiaddr] [-a addr]... [-c conns] [-d statedir] [-h httpaddr] [-i idle] [-n name] [-s name]"
 
 // serve runs the file server until ctx is done.
 func serve(ctx context.Context, e *env, args []string) int {
@@ -39,6 +41,7 @@ func serve(ctx context.Context, e *env, args []string) int {
 	debug := fl.Bool("D", false, "trace 9P")
 	conns := fl.Int("c", defaultConns, "most connections served at once on each listener")
 	idle := fl.Duration("i", 0, "close embedded venti connections idle this long (0: never)")
+	httpAddr := fl.String("h", "", "HTTP address of the status pages and metrics")
 	// A bad flag gets the whole usage, control messages too, as a Plan 9
 	// command prints its usage.
 	if err := fl.Parse(argv(fl, args)); err != nil || fl.NArg() != 0 {
@@ -84,6 +87,11 @@ func serve(ctx context.Context, e *env, args []string) int {
 			continue
 		}
 		if err := exposed(a, "5640", "plain 9P", "write ctl", *public, logf); err != nil {
+			return fail(e, "serve", err)
+		}
+	}
+	if *httpAddr != "" {
+		if err := exposed(*httpAddr, "http", "the status pages", "read every status file and log", *public, logf); err != nil {
 			return fail(e, "serve", err)
 		}
 	}
@@ -184,6 +192,25 @@ func serve(ctx context.Context, e *env, args []string) int {
 		return fail(e, "serve", err)
 	}
 	defer eng.Close()
+	if *httpAddr != "" {
+		hl, err := listen(*httpAddr, "http")
+		if err != nil {
+			closeAll()
+			return fail(e, "serve", err)
+		}
+		ws := &web.Server{Engine: webEngine{eng}}
+		if store != nil {
+			ws.Venti = func() web.VentiStats {
+				st := store.Stats()
+				return web.VentiStats{Clumps: st.Clumps, CClumps: st.CClumps, Bytes: int64(st.Uncsize), StoredBytes: int64(st.Used),
+					Reads: st.Reads, Writes: st.Writes, Arenas: int64(st.Arenas), SealedArena: int64(st.Sealed)}
+			}
+		}
+		hs := &http.Server{Handler: ws, ReadHeaderTimeout: 10 * time.Second}
+		go func() { <-ctx.Done(); hs.Close() }()
+		go hs.Serve(hl)
+		logf("http on %s", dialString(hl.Addr()))
+	}
 	fsrv := &fs.Server{Engine: eng, Logf: logf, MayWrite: mayWrite, MaxConns: *conns}
 	if *debug {
 		fsrv.Trace = e.stderr
@@ -345,4 +372,15 @@ func dialString(a net.Addr) string {
 		return a.Network() + "!" + host + "!" + port
 	}
 	return a.Network() + "!" + a.String()
+}
+
+// webEngine gives the status pages the engine's history as theirs.
+type webEngine struct{ *jobs.Engine }
+
+func (w webEngine) History(name string, since time.Time) []web.Sample {
+	var out []web.Sample
+	for _, s := range w.Engine.History(name, since) {
+		out = append(out, web.Sample{Time: s.Time, LagBytes: s.LagBytes, LagClumps: s.LagClumps, LagData: s.LagData, Rate: s.Rate})
+	}
+	return out
 }

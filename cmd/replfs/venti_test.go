@@ -112,7 +112,11 @@ func TestVentiCommandErrors(t *testing.T) {
 			t.Errorf("%s: status %d, stdout %q, stderr %q; want 1, stderr %q", tt.name, st, out, errs, tt.err)
 		}
 	}
-	if st, _, errs := runCmd(t, "", nil, "-h"); st != 0 || errs != usageText {
+	if st, _, errs := runCmd(t, "", nil, "-?"); st != 0 || errs != usageText {
+		t.Errorf("-?: %d %q", st, errs)
+	}
+	// -h is the HTTP address, as venti's: alone it is a usage error.
+	if st, _, errs := runCmd(t, "", nil, "-h"); st != 1 || !strings.HasSuffix(errs, usageText) {
 		t.Errorf("-h: %d %q", st, errs)
 	}
 }

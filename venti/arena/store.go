@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"replfs/venti"
@@ -56,6 +57,8 @@ type Store struct {
 	saved  *savedIndex // the index file, or nil
 	closed bool
 	sumq   []*sarena // sealed arenas waiting for their score
+
+	reads, writes atomic.Int64 // requests served, for Stats
 
 	wake    chan struct{} // tells the summer there is work; 1-buffered
 	stop    chan struct{} // closed by Close
@@ -395,6 +398,7 @@ func (s *Store) Write(ctx context.Context, t venti.Type, data []byte) (venti.Sco
 	if !ok {
 		return venti.Score{}, errors.New("invalid lump type")
 	}
+	s.writes.Add(1)
 	score := venti.Sum(data)
 	s.mu.Lock()
 	if s.closed {
@@ -512,6 +516,7 @@ func (s *Store) appendLocked(score venti.Score, dt uint8, data []byte, enc uint8
 // Read implements venti.Store. Clumps are checked against the score as
 // they are read; one that fails is an error naming its arena and offset.
 func (s *Store) Read(ctx context.Context, score venti.Score, t venti.Type, max int) ([]byte, error) {
+	s.reads.Add(1)
 	dt, ok := t.DiskType()
 	if !ok {
 		return nil, venti.NotFound(score, t)
@@ -607,3 +612,28 @@ func decodeClump(h clumpHeader, raw []byte) ([]byte, error) {
 }
 
 var _ venti.Store = (*Store)(nil)
+
+// StoreStats are a Store's counts.
+type StoreStats struct {
+	Arenas, Sealed  int
+	Clumps, CClumps int64
+	Uncsize, Used   uint64 // block bytes, and the log bytes they take
+	Reads, Writes   int64  // requests since Open
+}
+
+// Stats returns the store's counts now.
+func (s *Store) Stats() StoreStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := StoreStats{Arenas: len(s.arenas), Reads: s.reads.Load(), Writes: s.writes.Load()}
+	for _, a := range s.arenas {
+		if a.Mem.Sealed {
+			st.Sealed++
+		}
+		st.Clumps += int64(a.Mem.Clumps)
+		st.CClumps += int64(a.Mem.CClumps)
+		st.Uncsize += a.Mem.Uncsize
+		st.Used += a.Mem.Used
+	}
+	return st
+}

@@ -56,8 +56,9 @@ func whackHash(c uint32) uint32 {
 }
 
 // whack compresses src into dst, which must hold len(src) bytes, and
-// returns the compressed size; -1 when it would not be smaller than
-// src, or src is too short to try. Random data is given up on half way
+// returns the compressed size, at most len(src) (a caller stores it
+// compressed only if smaller, as venti does); -1 when it would not fit,
+// or src is too short to try. Random data is given up on half way
 // (as plan9port does, when four fifths of what was read went out as
 // literals).
 func whack(dst, src []byte) int {

@@ -118,7 +118,7 @@ func FuzzWhack(f *testing.F) {
 		if n < 0 {
 			return
 		}
-		if n >= len(data) {
+		if n > len(data) {
 			t.Fatalf("compressed %d to %d", len(data), n)
 		}
 		back := make([]byte, len(data))
