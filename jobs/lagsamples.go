@@ -18,7 +18,7 @@ type Sample struct {
 	Time      time.Time
 	LagBytes  int64 // clump log, as lagbytes
 	LagClumps int64
-	LagData   int64   // block bytes, as lagdata
+	LagData   int64   // block bytes, as lagdata, less what a run has sent past the cursor
 	Rate      float64 // block bytes a second, as rate
 }
 
@@ -237,7 +237,13 @@ func (e *Engine) SampleLag(now time.Time) {
 		if s.state != "running" {
 			rate = 0
 		}
-		if err := e.history(t).add(Sample{Time: now.UTC().Truncate(time.Second), LagBytes: l.bytes, LagClumps: l.clumps, LagData: l.data, Rate: rate}); err != nil {
+		// While a run is under way what it has sent past the cursor is
+		// on its way: the lag plotted is what is left to send.
+		data := l.data
+		if s.state == "running" {
+			data = max(0, data-s.uncommitted)
+		}
+		if err := e.history(t).add(Sample{Time: now.UTC().Truncate(time.Second), LagBytes: l.bytes, LagClumps: l.clumps, LagData: data, Rate: rate}); err != nil {
 			e.logf("target %s: history: %v", t.name, err)
 		}
 	}

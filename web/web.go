@@ -294,6 +294,13 @@ func svgPlot(id string, ss []Sample, from, to time.Time, val func(Sample) float6
 	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="10" text-anchor="end">%s</text>`, W-pad, H-2, to.UTC().Format("Jan 2 15:04"))
 	if len(ss) > 0 {
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="#06c" stroke-width="1.5" points="%s"/>`, strings.TrimSpace(pts.String()))
+		if len(ss) < 100 {
+			// Few points, close together: show each.
+			for _, p := range strings.Fields(pts.String()) {
+				x, y, _ := strings.Cut(p, ",")
+				fmt.Fprintf(&b, `<circle cx="%s" cy="%s" r="2" fill="#06c"/>`, x, y)
+			}
+		}
 	} else {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12">no samples yet</text>`, W/2-40, H/2)
 	}

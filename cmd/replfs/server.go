@@ -185,7 +185,16 @@ func serve(ctx context.Context, e *env, args []string) int {
 			}
 		}
 	}
-	eng, err := jobs.New(jobs.Options{Pause: pause, StateDir: *stateDir, Embedded: embedded, Fossils: progs, Logf: logf, Peers: pc,
+	// $REPLFS_SAMPLE, for tests, samples the targets' lag more often
+	// than every 10 s.
+	var sampleEvery time.Duration
+	if v := e.getenv("REPLFS_SAMPLE"); v != "" {
+		if sampleEvery, err = time.ParseDuration(v); err != nil || sampleEvery < 100*time.Millisecond {
+			closeAll()
+			return fail(e, "serve", fmt.Errorf("bad $REPLFS_SAMPLE %q", v))
+		}
+	}
+	eng, err := jobs.New(jobs.Options{Pause: pause, SampleEvery: sampleEvery, StateDir: *stateDir, Embedded: embedded, Fossils: progs, Logf: logf, Peers: pc,
 		Sysname: sysname(e), User: e.getenv("USER"), Consoles: runtime.GOOS == "plan9"})
 	if err != nil {
 		closeAll()
