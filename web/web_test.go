@@ -77,7 +77,7 @@ rootscor -
 func newServer() (*Server, *fakeEngine) {
 	now := time.Date(2026, 12, 3, 1, 0, 0, 0, time.UTC)
 	f := &fakeEngine{targets: map[string]string{
-		"backup":     backupStatus,
+		"backup":    backupStatus,
 		"off\u00e9": strings.Replace(strings.Replace(backupStatus, "name backup", "name off\u00e9", 1), "state running", "state idle", 1),
 	}}
 	for i := range 360 {
