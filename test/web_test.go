@@ -116,5 +116,23 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Errorf("/metrics:\n%.2000s", b)
 	}
 	t.Logf("screenshots in %s", shots)
+
+	// Once the job has ended, /metrics says what the status file says.
 	write9(t, fs, "/ctl", "cancel 1")
+	waitJob(t, func() string { return read9(t, fs, "/jobs/1/status") })
+	st := read9(t, fs, "/targets/backup/status")
+	res, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	for key, fam := range map[string]string{"lagbytes": "replfs_target_lag_bytes", "lagdata": "replfs_target_lag_data_bytes",
+		"lagclumps": "replfs_target_lag_clumps", "totalbytes": "replfs_target_sent_bytes_total", "retries": "replfs_target_retries_total"} {
+		want := statusField(st, key)
+		line := regexp.MustCompile(`(?m)^` + fam + `\{target="backup"\} (\S+)$`).FindStringSubmatch(string(b))
+		if line == nil || line[1] != want {
+			t.Errorf("%s = %v, status says %s %s", fam, line, key, want)
+		}
+	}
 }

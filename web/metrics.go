@@ -152,5 +152,5 @@ func (m *metricWriter) sample(name string, l labels, v float64) {
 		}
 		io.WriteString(m.w, "}")
 	}
-	fmt.Fprintf(m.w, " %s\n", strconv.FormatFloat(v, 'g', -1, 64))
+	fmt.Fprintf(m.w, " %s\n", strconv.FormatFloat(v, 'f', -1, 64))
 }
