@@ -177,6 +177,13 @@ func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		text()
 		ix, v := s.views()
 		writeStoragePage(w, ix, v)
+	case "/disk":
+		serveDisk(w, r, s.parts, s.diskSnapshot)
+	case "/log":
+		text()
+		w.Write(s.logText())
+	case "/graph":
+		s.serveGraph(w, r)
 	case "/flushdcache", "/flushicache":
 		if err := s.Sync(r.Context()); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)

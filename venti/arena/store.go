@@ -60,6 +60,11 @@ type Store struct {
 
 	reads, writes atomic.Int64 // requests served, for Stats
 
+	lmu     sync.Mutex // protects following
+	logBuf  []byte     // /log
+	rates   []rateSample
+	graphed chan struct{} // closed when the rate sampler has returned
+
 	wake    chan struct{} // tells the summer there is work; 1-buffered
 	stop    chan struct{} // closed by Close
 	stopped chan struct{} // closed when the summer has returned
@@ -172,6 +177,8 @@ func Open(ctx context.Context, names []string, opts StoreOptions) (*Store, error
 		s.kick()
 	}
 	go s.summer()
+	s.graphed = make(chan struct{})
+	go s.sampleRates()
 	return s, nil
 }
 
@@ -382,6 +389,26 @@ func (s *Store) logf(format string, args ...any) {
 	if s.opts.Logf != nil {
 		s.opts.Logf(format, args...)
 	}
+	line := time.Now().UTC().Format(time.RFC3339) + " " + fmt.Sprintf(format, args...) + "\n"
+	s.lmu.Lock()
+	s.logBuf = append(s.logBuf, line...)
+	if len(s.logBuf) > maxStoreLog {
+		cut := len(s.logBuf) - maxStoreLog
+		for cut < len(s.logBuf) && s.logBuf[cut-1] != '\n' {
+			cut++
+		}
+		s.logBuf = append([]byte(nil), s.logBuf[cut:]...)
+	}
+	s.lmu.Unlock()
+}
+
+// maxStoreLog bounds the log /log shows: its newest lines.
+const maxStoreLog = 64 << 10
+
+func (s *Store) logText() []byte {
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	return append([]byte(nil), s.logBuf...)
 }
 
 var errClosed = errors.New("arena store closed")

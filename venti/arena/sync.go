@@ -261,6 +261,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	<-s.stopped
+	<-s.graphed
 	for _, p := range s.parts {
 		if cerr := p.Close(); err == nil {
 			err = cerr
