@@ -215,9 +215,9 @@ func serve(ctx context.Context, e *env, args []string) int {
 					Reads: st.Reads, Writes: st.Writes, Arenas: int64(st.Arenas), SealedArena: int64(st.Sealed)}
 			}
 		}
-		hs := &http.Server{Handler: ws, ReadHeaderTimeout: 10 * time.Second}
+		hs := newHTTPServer(ws)
 		go func() { <-ctx.Done(); hs.Close() }()
-		go hs.Serve(hl)
+		go hs.Serve(limitListener(hl, *conns))
 		logf("http on %s", dialString(hl.Addr()))
 	}
 	fsrv := &fs.Server{Engine: eng, Logf: logf, MayWrite: mayWrite, MaxConns: *conns}
@@ -392,4 +392,47 @@ func (w webEngine) History(name string, since time.Time) []web.Sample {
 		out = append(out, web.Sample{Time: s.Time, LagBytes: s.LagBytes, LagClumps: s.LagClumps, LagData: s.LagData, Rate: s.Rate})
 	}
 	return out
+}
+
+// newHTTPServer is an HTTP server for a read-only handler that bounds
+// how long a client may hold a connection.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+}
+
+// limitListener accepts at most n connections at once: a flood waits
+// in the kernel's queue instead of holding replfs's memory.
+func limitListener(l net.Listener, n int) net.Listener {
+	if n <= 0 {
+		n = defaultConns
+	}
+	return &limited{Listener: l, sem: make(chan struct{}, n)}
+}
+
+type limited struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func (l *limited) Accept() (net.Conn, error) {
+	l.sem <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }

@@ -147,13 +147,13 @@ func serveStore(ctx context.Context, e *env, srv *venti.Server, store venti.Stor
 			hl.Close()
 			return fail(e, "venti serve", errors.New("no http pages for this store"))
 		}
-		hs := &http.Server{Handler: h, ReadHeaderTimeout: venti.DefaultHelloTimeout}
+		hs := newHTTPServer(h)
 		go func() {
 			<-ctx.Done()
 			hs.Close()
 		}()
 		go func() {
-			if err := hs.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := hs.Serve(limitListener(hl, srv.MaxConns)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("http: %w", err)
 			}
 		}()
