@@ -95,7 +95,19 @@ func TestVentiServeKill9(t *testing.T) {
 				}
 			})
 		}
-		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
+		if round%2 == 0 {
+			time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
+		} else {
+			// Kill it inside an index save: as soon as its temporary
+			// file shows (or after 300 ms).
+			tmp := filepath.Join(filepath.Dir(part), "."+filepath.Base(part)+".index.*")
+			for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+				if m, _ := filepath.Glob(tmp); len(m) > 0 {
+					break
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+		}
 		p.kill()
 		wg.Wait()
 		c.Close()
