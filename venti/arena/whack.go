@@ -79,55 +79,37 @@ func whack(dst, src []byte) int {
 		out     int
 		lits    int
 		lithist = ^uint32(0)
+		hash    = &w.hash
+		next    = &w.next
 	)
-	emit := func(nb uint, v uint32) {
-		bits = bits<<nb | uint64(v)
-		nbits += nb
-	}
-	// flush writes the whole bytes pending; false when dst is full,
-	// which means no gain.
-	flush := func() bool {
-		for ; nbits >= 8; nbits -= 8 {
-			if out >= n {
-				return false
-			}
-			dst[out] = byte(bits >> (nbits - 8))
-			out++
-		}
-		return true
-	}
-	insert := func(s int) {
-		if s+whackMinMatch <= n {
-			h := whackHash(cont)
-			w.next[now&(whackMaxOff-1)] = w.hash[h]
-			w.hash[h] = now
-			if s+whackMinMatch < n {
-				cont = cont<<8 | uint32(src[s+whackMinMatch])
-			}
-		}
-		now++
-	}
+	// Everything is inline, in locals: this loop is the store's write
+	// path for compressible data.
 	for s := 0; s < n; {
 		h := whackHash(cont)
 		off, l := w.match(src, s, h, now)
-		if !flush() {
-			return -1
+		// Write the whole bytes pending; dst full means no gain.
+		for ; nbits >= 8; nbits -= 8 {
+			if out >= n {
+				return -1
+			}
+			dst[out] = byte(bits >> (nbits - 8))
+			out++
 		}
 		if l < whackMinMatch {
 			c := src[s]
 			lithist = lithist<<1 | b2u32(c < 32 || c > 127)
 			switch {
 			case lithist&0x1e != 0:
-				emit(9, uint32(c))
+				bits, nbits = bits<<9|uint64(c), nbits+9
 			case lithist&1 != 0:
-				t := uint32(c+64) & 0xff
+				t := uint64(c+64) & 0xff
 				if t < 96 {
-					emit(10, t)
+					bits, nbits = bits<<10|t, nbits+10
 				} else {
-					emit(11, t)
+					bits, nbits = bits<<11|t, nbits+11
 				}
 			default:
-				emit(8, uint32(c))
+				bits, nbits = bits<<8|uint64(c), nbits+8
 			}
 			lits++
 			if s > half {
@@ -137,8 +119,8 @@ func whack(dst, src []byte) int {
 				half = n
 			}
 			if s+whackMinMatch <= n {
-				w.next[now&(whackMaxOff-1)] = w.hash[h]
-				w.hash[h] = now
+				next[now&(whackMaxOff-1)] = hash[h]
+				hash[h] = now
 				if s+whackMinMatch < n {
 					cont = cont<<8 | uint32(src[s+whackMinMatch])
 				}
@@ -152,43 +134,67 @@ func whack(dst, src []byte) int {
 		l = min(l, whackMaxLen)
 		ln := l - whackMinMatch
 		if ln < wMaxFastLen {
-			emit(uint(whackLens[ln].bits), uint32(whackLens[ln].code))
+			bits, nbits = bits<<whackLens[ln].bits|uint64(whackLens[ln].code), nbits+uint(whackLens[ln].bits)
 		} else {
-			code, nb, use := uint32(wBigLenCode), uint(wBigLenBits), wBigLenBase
+			code, nb, use := uint64(wBigLenCode), uint(wBigLenBits), wBigLenBase
 			ln -= wMaxFastLen
 			for ln >= use {
 				ln -= use
-				code = (code + uint32(use)) << 1
+				code = (code + uint64(use)) << 1
 				use <<= (nb & 1) ^ 1
 				nb++
 			}
-			emit(nb, code+uint32(ln))
-			if !flush() {
-				return -1
+			bits, nbits = bits<<nb|(code+uint64(ln)), nbits+nb
+			for ; nbits >= 8; nbits -= 8 {
+				if out >= n {
+					return -1
+				}
+				dst[out] = byte(bits >> (nbits - 8))
+				out++
 			}
 		}
 
 		// The offset: a class of 3 bits (4 for the two largest) and then
 		// the offset's low bits, one fewer than its size but for the
 		// smallest class.
-		toff := uint32(off - 1)
+		toff := uint64(off - 1)
 		nb := uint(whackMinOffBits)
 		for toff >= 1<<nb {
 			nb++
 		}
 		if nb < whackMaxOffBits-1 {
-			emit(3, uint32(nb-whackMinOffBits))
+			bits, nbits = bits<<3|uint64(nb-whackMinOffBits), nbits+3
 			if nb != whackMinOffBits {
 				nb--
 			}
 		} else {
-			emit(4, 0xe|uint32(nb-(whackMaxOffBits-1)))
+			bits, nbits = bits<<4|0xe|uint64(nb-(whackMaxOffBits-1)), nbits+4
 			nb--
 		}
-		emit(nb, toff&(1<<nb-1))
+		bits, nbits = bits<<nb|toff&(1<<nb-1), nbits+nb
 
-		for end := s + l; s < end; s++ {
-			insert(s)
+		// Every byte of the match goes in the dictionary.
+		end := s + l
+		if end+whackMinMatch <= n {
+			for ; s < end; s++ {
+				h := whackHash(cont)
+				next[now&(whackMaxOff-1)] = hash[h]
+				hash[h] = now
+				cont = cont<<8 | uint32(src[s+whackMinMatch])
+				now++
+			}
+			continue
+		}
+		for ; s < end; s++ {
+			if s+whackMinMatch <= n {
+				h := whackHash(cont)
+				next[now&(whackMaxOff-1)] = hash[h]
+				hash[h] = now
+				if s+whackMinMatch < n {
+					cont = cont<<8 | uint32(src[s+whackMinMatch])
+				}
+			}
+			now++
 		}
 	}
 	if nbits&7 != 0 {
@@ -196,8 +202,12 @@ func whack(dst, src []byte) int {
 		bits <<= pad
 		nbits += pad
 	}
-	if !flush() {
-		return -1
+	for ; nbits >= 8; nbits -= 8 {
+		if out >= n {
+			return -1
+		}
+		dst[out] = byte(bits >> (nbits - 8))
+		out++
 	}
 	return out
 }
