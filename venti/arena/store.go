@@ -427,26 +427,30 @@ func (s *Store) Write(ctx context.Context, t venti.Type, data []byte) (venti.Sco
 	}
 	s.writes.Add(1)
 	score := venti.Sum(data)
+	// Compressed, as venti stores it, when whack makes it smaller. The
+	// compressing is done outside the lock, so writes in flight share
+	// the cores; a block that looks random is not tried, and takes the
+	// lock once.
+	try := !s.opts.NoCompress && len(data) >= whackMinMatch && !looksRandom(data)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return venti.Score{}, errClosed
 	}
 	found, err := s.hasLocked(score, dt)
-	s.mu.Unlock()
-	if err != nil || found {
-		return score, err
-	}
-	// Compressed, as venti stores it, when whack makes it smaller; the
-	// compressing is done outside the lock, so writes in flight share
-	// the cores.
-	stored, enc := data, uint8(EncodingNone)
-	if !s.opts.NoCompress {
-		bp := whackBufs.Get().(*[]byte)
-		defer whackBufs.Put(bp)
-		if n := whack((*bp)[:len(data)], data); n > 0 && n < len(data) {
-			stored, enc = (*bp)[:n], EncodingCompress
+	if err != nil || found || !try {
+		defer s.mu.Unlock()
+		if err != nil || found {
+			return score, err
 		}
+		return score, s.appendLocked(score, dt, data, EncodingNone, len(data))
+	}
+	s.mu.Unlock()
+	stored, enc := data, uint8(EncodingNone)
+	bp := whackBufs.Get().(*[]byte)
+	defer whackBufs.Put(bp)
+	if n := whack((*bp)[:len(data)], data); n > 0 && n < len(data) {
+		stored, enc = (*bp)[:n], EncodingCompress
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
