@@ -41,8 +41,9 @@ var tiers = []struct {
 type lagHistory struct {
 	mu      sync.Mutex
 	path    string
-	samples []Sample  // oldest first
-	saved   time.Time // the newest sample in the file
+	samples []Sample      // oldest first
+	saved   time.Time     // the newest sample in the file
+	every   time.Duration // between saves; 0 is saveEvery
 }
 
 // saveEvery is how much sample time may pass between saves of the
@@ -94,7 +95,11 @@ func (h *lagHistory) add(s Sample) error {
 	}
 	h.samples = append(h.samples, s)
 	h.samples = downsample(h.samples, s.Time)
-	due := s.Time.Sub(h.saved) >= saveEvery
+	every := h.every
+	if every == 0 {
+		every = saveEvery
+	}
+	due := s.Time.Sub(h.saved) >= every
 	h.mu.Unlock()
 	if !due {
 		return nil
