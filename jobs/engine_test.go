@@ -418,8 +418,8 @@ func TestDurableLogAndTargetState(t *testing.T) {
 		t.Errorf("after a restart /log is\n%s\nwas\n%s", b, logText)
 	}
 	// Bounded: a flood of events leaves at most two files of maxLogFile.
-	for i := range 30000 {
-		e2.event("event %d %s", i, strings.Repeat("x", 80))
+	for i := range 6000 {
+		e2.event("event %d %s", i, strings.Repeat("x", 370))
 	}
 	var total int64
 	for _, f := range []string{"log", "log.old"} {
@@ -431,7 +431,7 @@ func TestDurableLogAndTargetState(t *testing.T) {
 		t.Errorf("log files hold %d bytes", total)
 	}
 	b, _, _ = e2.LogRead(ctx, 0, 1<<20)
-	if len(b) > maxLog || !strings.Contains(string(b), "event 29999 ") {
+	if len(b) > maxLog || !strings.Contains(string(b), "event 5999 ") {
 		t.Errorf("/log holds %d bytes, newest %q", len(b), b[max(0, len(b)-100):])
 	}
 }

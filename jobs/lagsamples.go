@@ -39,11 +39,12 @@ var tiers = []struct {
 // A lagHistory is one target's samples, kept in a file of its
 // directory (replaced whole, atomically, at each sample).
 type lagHistory struct {
-	mu      sync.Mutex
-	path    string
-	samples []Sample      // oldest first
-	saved   time.Time     // the newest sample in the file
-	every   time.Duration // between saves; 0 is saveEvery
+	mu        sync.Mutex
+	path      string
+	samples   []Sample      // oldest first
+	saved     time.Time     // the newest sample in the file
+	every     time.Duration // between saves; 0 is saveEvery
+	compacted time.Time     // when downsample last ran
 }
 
 // saveEvery is how much sample time may pass between saves of the
@@ -94,7 +95,12 @@ func (h *lagHistory) add(s Sample) error {
 		return nil // the clock went back: keep the order
 	}
 	h.samples = append(h.samples, s)
-	h.samples = downsample(h.samples, s.Time)
+	// Downsampling once a minute of samples keeps it bounded (a few
+	// samples over) at a sixth of the work.
+	if s.Time.Sub(h.compacted) >= time.Minute {
+		h.samples = downsample(h.samples, s.Time)
+		h.compacted = s.Time
+	}
 	every := h.every
 	if every == 0 {
 		every = saveEvery
