@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"sync"
 
 	"replfs/venti"
 )
@@ -41,13 +43,14 @@ import (
 // magic, SHA-1, trailer, or arenas that do not match the partitions) is
 // not trusted: the index is rebuilt from the arenas and saved afresh.
 type savedIndex struct {
+	mu     sync.RWMutex // lookups hold it to read; close and markBad to write
 	f      *os.File
 	n      int64 // entries
 	base   int64 // file offset of entry 0
 	fences []uint64
 	bloom  []uint64
 	arenas []savedArena
-	bad    map[uint64]bool // addresses of entries marked bad since
+	bad    map[uint64]bool // addresses of entries marked bad since; under mu
 }
 
 // savedArena is how much of an arena a saved index covers.
@@ -104,10 +107,16 @@ func (x *savedIndex) mayHave(key uint64) bool {
 }
 
 // lookup calls fn with each saved entry whose key matches, until fn
-// returns true. It reads the file: one page, rarely two.
+// returns true. It reads the file, one page, rarely two, and needs no
+// Store lock: the file never changes, and close waits for lookups.
 func (x *savedIndex) lookup(key uint64, fn func(addr uint64, size uint16) bool) error {
 	if x == nil || x.n == 0 || !x.mayHave(key&^entryBad) {
 		return nil
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.f == nil {
+		return nil // closed: replaced by a newer save
 	}
 	// The first fence above key; the entries start in the page before.
 	i := sort.Search(len(x.fences), func(i int) bool { return x.fences[i] > key })
@@ -140,9 +149,29 @@ func (x *savedIndex) lookup(key uint64, fn func(addr uint64, size uint16) bool) 
 }
 
 func (x *savedIndex) close() {
-	if x != nil && x.f != nil {
-		x.f.Close()
+	if x == nil {
+		return
 	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.f != nil {
+		x.f.Close()
+		x.f = nil
+	}
+}
+
+// markBad makes the entry at addr match no lookup.
+func (x *savedIndex) markBad(addr uint64) {
+	x.mu.Lock()
+	x.bad[addr] = true
+	x.mu.Unlock()
+}
+
+// badMarks returns a copy of the bad marks.
+func (x *savedIndex) badMarks() map[uint64]bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return maps.Clone(x.bad)
 }
 
 // openSaved reads the saved index at path and checks it against the
@@ -274,7 +303,7 @@ func checkSavedArena(sa savedArena, a *sarena) error {
 // writeSaved writes a saved index of the entries of old (if any) and
 // add, covering arenas as far as cover says, to path: a temporary file,
 // synced, renamed over path, the directory synced.
-func writeSaved(path string, old *savedIndex, add []ientry, cover []savedArena) error {
+func writeSaved(path string, old *savedIndex, bad map[uint64]bool, add []ientry, cover []savedArena) error {
 	slices.SortFunc(add, func(a, b ientry) int {
 		if a.key != b.key {
 			if a.key < b.key {
@@ -354,7 +383,7 @@ func writeSaved(path string, old *savedIndex, add []ientry, cover []savedArena) 
 				put(add[j].key, add[j].loc)
 				j++
 			}
-			if old.bad[loc>>16] {
+			if bad[loc>>16] {
 				continue // a clump that failed its checks: forgotten
 			}
 			put(key, loc)

@@ -142,6 +142,25 @@ func TestSavedIndexUnderWrites(t *testing.T) {
 	s := openIndexed(t, path, index, &logs, 500)
 	ctx := context.Background()
 	var wg sync.WaitGroup
+	// Readers go on too, through the saved index as it is replaced.
+	done := make(chan struct{})
+	var rg sync.WaitGroup
+	for range 2 {
+		rg.Go(func() {
+			for i := 0; ; i = (i + 7) % 12000 {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				b := block(i, 200+i%500)
+				if got, err := s.Read(ctx, venti.Sum(b), venti.DataType, venti.MaxLumpSize); err == nil && !bytes.Equal(got, b) {
+					t.Errorf("block %d read back wrong", i)
+					return
+				}
+			}
+		})
+	}
 	for g := range 4 {
 		wg.Go(func() {
 			for i := g; i < 12000; i += 4 {
@@ -156,6 +175,8 @@ func TestSavedIndexUnderWrites(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	close(done)
+	rg.Wait()
 	s.Sync(ctx)
 	if s.saved == nil {
 		t.Fatal("never saved")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -267,24 +266,38 @@ func (s *Store) indexArena(a *sarena, first uint32, off uint64) error {
 }
 
 // lookupLocked calls fn with each indexed place of (score, dt), those
-// in memory first, until fn returns true; s.mu is held.
+// in memory first, until fn returns true; s.mu is held. The read and
+// write paths look in the saved index without the lock (savedLookup):
+// this is for checks.
 func (s *Store) lookupLocked(score venti.Score, dt uint8, fn func(addr uint64, size uint16) bool) {
 	done := false
 	s.idx.lookup(score, dt, func(addr uint64, size uint16) bool {
 		done = fn(addr, size)
 		return done
 	})
-	if done || s.saved == nil {
+	if !done {
+		s.savedLookup(s.saved, score, dt, fn)
+	}
+}
+
+// savedLookup calls fn with each place of (score, dt) in the saved
+// index x, until fn returns true. It takes no Store lock: the file is
+// read while others write. Its entries are checked as they are used:
+// one that points outside the log a synced trailer counts (a damaged
+// file) is passed over.
+func (s *Store) savedLookup(x *savedIndex, score venti.Score, dt uint8, fn func(addr uint64, size uint16) bool) {
+	if x == nil {
 		return
 	}
-	// The file's entries are checked as they are used: one that points
-	// outside the log written (a damaged file) is passed over.
-	err := s.saved.lookup(ikey(score, dt), func(addr uint64, size uint16) bool {
+	err := x.lookup(ikey(score, dt), func(addr uint64, size uint16) bool {
 		if len(s.arenas) == 0 || addr < s.arenas[0].addr {
 			return false
 		}
 		a, off := s.locate(addr)
-		if uint64(off)+ClumpSize+uint64(size) > a.Mem.Used {
+		a.dmu.Lock()
+		used := a.durUsed
+		a.dmu.Unlock()
+		if uint64(off)+ClumpSize+uint64(size) > used {
 			return false
 		}
 		return fn(addr, size)
@@ -292,6 +305,26 @@ func (s *Store) lookupLocked(score venti.Score, dt uint8, fn func(addr uint64, s
 	if err != nil {
 		s.logf("%v", err)
 	}
+}
+
+// savedHas reports whether the saved index x has the block, confirmed
+// against its clump header, read without the Store lock (a clump a
+// synced trailer counts never changes).
+func (s *Store) savedHas(x *savedIndex, score venti.Score, dt uint8) (bool, error) {
+	var found bool
+	var err error
+	hb := make([]byte, ClumpSize)
+	s.savedLookup(x, score, dt, func(addr uint64, size uint16) bool {
+		a, off := s.locate(addr)
+		if _, err = a.f.ReadAt(hb, a.Base()+off); err != nil {
+			err = a.errorf("read clump %#x: %w", off, err)
+			return true
+		}
+		h, herr := unpackClump(hb, a.ClumpMagic)
+		found = herr == nil && h.score == score && h.dtype == dt
+		return found
+	})
+	return found, err
 }
 
 // saveIndex writes the index file: the saved entries and those in
@@ -335,7 +368,7 @@ func (s *Store) saveIndex() error {
 	old := s.saved
 	var bad map[uint64]bool
 	if old != nil {
-		bad = maps.Clone(old.bad)
+		bad = old.badMarks()
 	}
 	s.mu.Unlock()
 
@@ -344,7 +377,7 @@ func (s *Store) saveIndex() error {
 	for len(cover) > 0 && cover[len(cover)-1].clumps == 0 {
 		cover = cover[:len(cover)-1]
 	}
-	if err := writeSaved(s.opts.IndexFile, old, add, cover); err != nil {
+	if err := writeSaved(s.opts.IndexFile, old, bad, add, cover); err != nil {
 		return err
 	}
 	x, err := openSaved(s.opts.IndexFile, nil)
@@ -355,7 +388,7 @@ func (s *Store) saveIndex() error {
 	defer s.mu.Unlock()
 	// Marks set while the file was written stay in force.
 	if old != nil {
-		for k := range old.bad {
+		for k := range old.badMarks() {
 			if !bad[k] {
 				x.bad[k] = true
 			}
@@ -438,28 +471,42 @@ func (s *Store) Write(ctx context.Context, t venti.Type, data []byte) (venti.Sco
 		return venti.Score{}, errClosed
 	}
 	found, err := s.hasLocked(score, dt)
-	if err != nil || found || !try {
+	x := s.saved
+	if err == nil && !found && !try && x == nil {
+		// Nothing to look up on disk, nothing to compress: append now.
 		defer s.mu.Unlock()
-		if err != nil || found {
-			return score, err
-		}
 		return score, s.appendLocked(score, dt, data, EncodingNone, len(data))
 	}
 	s.mu.Unlock()
+	if err != nil || found {
+		return score, err
+	}
+	// The saved index is read without the lock.
+	if found, err := s.savedHas(x, score, dt); err != nil || found {
+		return score, err
+	}
 	stored, enc := data, uint8(EncodingNone)
-	bp := whackBufs.Get().(*[]byte)
-	defer whackBufs.Put(bp)
-	if n := whack((*bp)[:len(data)], data); n > 0 && n < len(data) {
-		stored, enc = (*bp)[:n], EncodingCompress
+	if try {
+		bp := whackBufs.Get().(*[]byte)
+		defer whackBufs.Put(bp)
+		if n := whack((*bp)[:len(data)], data); n > 0 && n < len(data) {
+			stored, enc = (*bp)[:n], EncodingCompress
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return venti.Score{}, errClosed
 	}
-	// Another write of the same block may have got in meanwhile.
+	// Another write of the same block may have got in meanwhile, and a
+	// save may have moved it into a new index file.
 	if found, err := s.hasLocked(score, dt); err != nil || found {
 		return score, err
+	}
+	if s.saved != x {
+		if found, err := s.savedHas(s.saved, score, dt); err != nil || found {
+			return score, err
+		}
 	}
 	return score, s.appendLocked(score, dt, stored, enc, len(data))
 }
@@ -472,7 +519,7 @@ var whackBufs = sync.Pool{New: func() any { b := make([]byte, venti.MaxLumpSize)
 func (s *Store) hasLocked(score venti.Score, dt uint8) (bool, error) {
 	var found bool
 	var err error
-	s.lookupLocked(score, dt, func(addr uint64, size uint16) bool {
+	s.idx.lookup(score, dt, func(addr uint64, size uint16) bool {
 		a, off := s.locate(addr)
 		var hb []byte
 		if off >= a.flushed {
@@ -567,7 +614,7 @@ func (s *Store) Read(ctx context.Context, score venti.Score, t venti.Type, max i
 		s.mu.Unlock()
 		return nil, errClosed
 	}
-	s.lookupLocked(score, dt, func(addr uint64, size uint16) bool {
+	s.idx.lookup(score, dt, func(addr uint64, size uint16) bool {
 		a, off := s.locate(addr)
 		if off < a.flushed {
 			cands = append(cands, cand{a, off, size})
@@ -581,7 +628,17 @@ func (s *Store) Read(ctx context.Context, score venti.Score, t venti.Type, max i
 		data, hdr = append([]byte(nil), b[ClumpSize:ClumpSize+int(h.size)]...), h
 		return true
 	})
+	x := s.saved
 	s.mu.Unlock()
+	if data == nil {
+		// The saved index is read without the lock; its clumps are all
+		// flushed.
+		s.savedLookup(x, score, dt, func(addr uint64, size uint16) bool {
+			a, off := s.locate(addr)
+			cands = append(cands, cand{a, off, size})
+			return false
+		})
+	}
 	if data != nil {
 		if hdr.encoding == EncodingCompress {
 			return decodeClump(hdr, data)
@@ -608,7 +665,7 @@ func (s *Store) Read(ctx context.Context, score venti.Score, t venti.Type, max i
 			s.mu.Lock()
 			s.idx.markBad(score, dt, c.a.addr+uint64(c.off))
 			if s.saved != nil {
-				s.saved.bad[c.a.addr+uint64(c.off)] = true
+				s.saved.markBad(c.a.addr + uint64(c.off))
 			}
 			s.mu.Unlock()
 			bad = c.a.errorf("clump %#x: %w", c.off, err)
