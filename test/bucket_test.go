@@ -119,6 +119,7 @@ func TestBucketEndToEnd(t *testing.T) {
 	// New clumps: the unsealed arena fills and seals, and the next one
 	// starts.
 	addBlocks(t, src, 36000, 6000)
+	waitSummed(t, src) // the arena that sealed goes as one object
 	out, errs, err = runEnv(t, env, "ventiprog", "-p", src, "-d", state, big)
 	if err != nil || !strings.Contains(out, "clumps 6000 ") {
 		t.Fatalf("ventiprog of new clumps: %v\n%s%s", err, out, errs)
@@ -177,6 +178,35 @@ func TestBucketEndToEnd(t *testing.T) {
 		}
 		checkHasPartition(t, fx, pv.Addr)
 	}
+}
+
+// waitSummed opens our venti on part until every sealed arena has its
+// score, as a running venti sums them in the background.
+func waitSummed(t testing.TB, part string) {
+	t.Helper()
+	s, err := arena.Open(context.Background(), []string{part}, arena.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for range 600 {
+		p, err := arena.OpenPartition(part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := true
+		for _, a := range p.Arenas {
+			if a.Mem.Sealed && a.Score == (venti.Score{}) {
+				done = false
+			}
+		}
+		p.Close()
+		if done {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: sealed arenas not summed", part)
 }
 
 // manifest reads a prefix's manifest.

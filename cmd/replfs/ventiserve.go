@@ -251,48 +251,27 @@ func ventiRestore(ctx context.Context, e *env, args []string) int {
 	return 0
 }
 
-// writeNew writes a file that must not exist yet, synced.
+// writeNew writes a file that must not exist yet: a temporary file in
+// the same directory, synced, then linked in under its name (which
+// fails if one appeared meanwhile), so a crash never leaves half of it.
 func writeNew(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0600)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return f.Close()
-}
-
-// checkFormat refuses to format a partition another process has open
-// (a running venti), or, unless yes, one whose arenas hold clumps.
-func checkFormat(part string, yes bool) error {
-	if _, err := os.Stat(part); err != nil {
-		return nil // venti fmt -s makes it
+	if err == nil {
+		err = os.Link(tmp, path)
 	}
-	if err := fossil.NotHeld(part); err != nil {
-		return err
-	}
-	p, err := arena.OpenPartition(part)
-	if err != nil {
-		return nil // not an arena partition
-	}
-	defer p.Close()
-	arenas, clumps := 0, int64(0)
-	for _, a := range p.Arenas {
-		if a.Mem.Clumps > 0 {
-			arenas++
-			clumps += int64(a.Mem.Clumps)
-		}
-	}
-	if clumps > 0 && !yes {
-		return fmt.Errorf("%s holds %d arena%s, %d clumps: use -y to destroy them", part, arenas, plural(int64(arenas)), clumps)
-	}
-	return nil
+	return err
 }
 
 // indexPath is the index file of a store: the one given, none, or by
@@ -340,4 +319,31 @@ func ventiCheck(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "index agrees with the arenas: %d clumps\n", n)
 	return 0
+}
+
+// checkFormat refuses to format a partition another process has open
+// (a running venti), or, unless yes, one whose arenas hold clumps.
+func checkFormat(part string, yes bool) error {
+	if _, err := os.Stat(part); err != nil {
+		return nil // venti fmt -s makes it
+	}
+	if err := fossil.NotHeld(part); err != nil {
+		return err
+	}
+	p, err := arena.OpenPartition(part)
+	if err != nil {
+		return nil // not an arena partition
+	}
+	defer p.Close()
+	arenas, clumps := 0, int64(0)
+	for _, a := range p.Arenas {
+		if a.Mem.Clumps > 0 {
+			arenas++
+			clumps += int64(a.Mem.Clumps)
+		}
+	}
+	if clumps > 0 && !yes {
+		return fmt.Errorf("%s holds %d arena%s, %d clumps: use -y to destroy them", part, arenas, plural(int64(arenas)), clumps)
+	}
+	return nil
 }

@@ -34,12 +34,13 @@ const defaultPartSize = 16 << 20
 
 // Uploads returns the unfinished multipart uploads under the prefix:
 // object name (relative to the prefix) to upload ID, the newest when
-// there are several (the others are aborted).
+// there are several (the others are aborted). A store listing more than
+// maxUploads is not believed.
 func (b *Bucket) Uploads(ctx context.Context) (map[string]string, error) {
 	out := map[string]string{}
 	prefix := b.key("")
 	keyMarker, idMarker := "", ""
-	for range 1000 {
+	for range maxUploads / 1000 {
 		res, err := b.core.ListMultipartUploads(ctx, b.cfg.Bucket, prefix, keyMarker, idMarker, "", 1000)
 		if err != nil {
 			return nil, b.wrap("list", "uploads", err)
@@ -59,8 +60,12 @@ func (b *Bucket) Uploads(ctx context.Context) (map[string]string, error) {
 		}
 		keyMarker, idMarker = res.NextKeyMarker, res.NextUploadIDMarker
 	}
-	return out, nil
+	return nil, fmt.Errorf("%s: more than %d unfinished uploads", b.cfg, maxUploads)
 }
+
+// maxUploads bounds the unfinished uploads Uploads lists: a run leaves
+// at most a few.
+const maxUploads = 10000
 
 // Abort abandons an unfinished multipart upload.
 func (b *Bucket) Abort(ctx context.Context, name, id string) error {
