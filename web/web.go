@@ -224,7 +224,8 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	d.Roots = lastLines(s.Engine.RootScor(), 10)
 	ctx, cancel := context.WithTimeout(r.Context(), 100*time.Millisecond)
 	defer cancel()
-	if b, _, err := s.Engine.LogRead(ctx, 0, 64<<10); err == nil {
+	// All that is kept (256 KB at most), for its newest lines.
+	if b, _, err := s.Engine.LogRead(ctx, 0, 1<<20); err == nil {
 		d.Log = lastLines(b, 30)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

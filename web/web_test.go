@@ -41,7 +41,11 @@ func (f *fakeEngine) JobStatus(id int) (string, bool) {
 }
 func (f *fakeEngine) RootScor() []byte { return []byte("vac:1 a\nvac:2 <script>\n") }
 func (f *fakeEngine) LogRead(ctx context.Context, pos int64, max int) ([]byte, int64, error) {
-	return []byte("2026-12-03T01:00:00Z replfs started\n"), 0, nil
+	b := []byte(strings.Repeat("2026-12-03T00:00:00Z an old event\n", 3000) + "2026-12-03T01:00:00Z replfs started\n")
+	if len(b) > max {
+		b = b[:max]
+	}
+	return b, int64(len(b)), nil
 }
 func (f *fakeEngine) History(name string, since time.Time) []Sample {
 	var out []Sample
